@@ -1,0 +1,32 @@
+"""Madoguchi's core: the public surface plugins build on.
+
+Plugins import only what is listed in ``__all__`` here, never a private module of ``core``.
+"""
+
+from core.db.base import JSONType, TenantScoped, TZDateTime, utcnow
+from core.jobs.queue import enqueue
+from core.jobs.registry import JobContext, JobHandler
+from core.plugins.api import PageSpec, PermissionSpec, PluginManifest, Setting, SettingsError
+from core.plugins.markers import hookimpl, hookspec
+from core.tenancy.context import TenantContext, TenantContextMissing
+from core.version import __version__
+
+__all__ = [
+    "JSONType",
+    "JobContext",
+    "JobHandler",
+    "PageSpec",
+    "PermissionSpec",
+    "PluginManifest",
+    "Setting",
+    "SettingsError",
+    "TZDateTime",
+    "TenantContext",
+    "TenantContextMissing",
+    "TenantScoped",
+    "__version__",
+    "enqueue",
+    "hookimpl",
+    "hookspec",
+    "utcnow",
+]

@@ -1,0 +1,106 @@
+"""Assembles the Litestar app: settings, database, plugin host, routes, the access gate."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.openapi import OpenAPIConfig
+
+from core.authz.policy import Authorizer
+from core.db.engine import Database
+from core.jobs.worker import Worker
+from core.plugins.host import PluginHost
+from core.plugins.routes import plugin_routers
+from core.settings import Settings, load_settings
+from core.tenancy.routes import TenantAdminController, TenantPluginsController
+from core.version import __version__
+from core.web.access import enforce_access, route_permission
+from core.web.deps import dependencies
+from core.web.errors import exception_handlers
+from core.web.health import healthz, home, readyz
+from core.web.middleware import request_context_middleware
+from core.web.state import CoreState
+
+__all__ = ["SCHEMA_PATH", "build_host", "create_app"]
+
+SCHEMA_PATH = "/schema"
+
+
+def build_host(settings: Settings) -> PluginHost:
+    host = PluginHost(trace=settings.trace_hooks)
+    host.load_builtins()
+    host.load_entry_points()
+    host.check()
+    return host
+
+
+def _plugin_grants(host: PluginHost) -> dict[str, list[str]]:
+    grants: dict[str, list[str]] = {}
+    for manifest in host.manifests.values():
+        for role, permissions in manifest.role_grants.items():
+            grants.setdefault(role, []).extend(permissions)
+    return grants
+
+
+def _check_route_permissions(app: Litestar, schema_path: str) -> None:
+    """Refuse to start if any route declares no permission.
+
+    The framework's own routes are declared public here, by name: the automatic OPTIONS
+    answers and the OpenAPI document (which lists routes, never data).
+    """
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            if "permission" not in handler.opt and "public" not in handler.opt and (
+                handler.handler_name == "options_handler"
+                or route.path == schema_path or route.path.startswith(schema_path + "/")
+            ):
+                handler.opt["public"] = True
+            route_permission(handler)  # raises for a route that declares nothing
+
+
+def create_app(
+    settings: Settings | None = None, *, host: PluginHost | None = None,
+    run_worker: bool = False,
+) -> Litestar:
+    """The app. The database must already be migrated (``madoguchi serve`` does that)."""
+    settings = settings or load_settings()
+    host = host or build_host(settings)
+    db = Database(settings.database_url)
+    core = CoreState(settings=settings, db=db, host=host, authorizer=Authorizer(_plugin_grants(host)))
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        worker_task = None
+        worker = None
+        if run_worker:
+            worker = Worker(db, host)
+            worker_task = asyncio.create_task(worker.run())
+        try:
+            yield
+        finally:
+            if worker is not None and worker_task is not None:
+                worker.stop()
+                await worker_task
+            await db.dispose()
+
+    app = Litestar(
+        route_handlers=[
+            home, healthz, readyz, TenantAdminController, TenantPluginsController,
+            *plugin_routers(host),
+        ],
+        dependencies=dependencies,
+        guards=[enforce_access],
+        exception_handlers=exception_handlers,
+        middleware=[request_context_middleware],
+        lifespan=[lifespan],
+        openapi_config=OpenAPIConfig(title="Madoguchi API", version=__version__, path=SCHEMA_PATH),
+        request_max_body_size=1024 * 1024,
+        logging_config=None,
+        debug=False,
+    )
+    app.state.core = core
+    _check_route_permissions(app, SCHEMA_PATH)
+    return app

@@ -1,0 +1,66 @@
+"""What every CLI command needs: settings, a migrated database, the plugin host."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import TypeVar
+
+import click
+
+from core.db import migrate
+from core.db.engine import Database
+from core.logging import configure_logging
+from core.plugins.host import PluginHost
+from core.settings import Settings, load_settings
+
+__all__ = ["Runtime", "run"]
+
+T = TypeVar("T")
+
+
+class Runtime:
+    def __init__(self) -> None:
+        self.settings: Settings = load_settings()
+        self._host: PluginHost | None = None
+        configure_logging(self.settings.log_format)
+
+    @property
+    def host(self) -> PluginHost:
+        if self._host is None:
+            from core.app import build_host
+
+            self._host = build_host(self.settings)
+        return self._host
+
+    def ensure_schema(self) -> None:
+        """SQLite is created and migrated on first use; PostgreSQL must be at head already."""
+        if self.settings.is_sqlite:
+            migrate.upgrade(self.settings)
+            return
+        current = migrate.current_revision(self.settings)
+        if current != migrate.head_revision():
+            raise click.ClickException(
+                f"database is at {current or 'base'}, code expects {migrate.head_revision()}: "
+                "run `madoguchi db upgrade`"
+            )
+
+    @asynccontextmanager
+    async def database(self) -> AsyncIterator[Database]:
+        db = Database(self.settings.database_url)
+        try:
+            yield db
+        finally:
+            await db.dispose()
+
+
+def run(runtime: Runtime, work: Callable[[Database], Awaitable[T]]) -> T:
+    """Run ``work(db)`` on a migrated database and return its result."""
+    runtime.ensure_schema()
+
+    async def main() -> T:
+        async with runtime.database() as db:
+            return await work(db)
+
+    return asyncio.run(main())

@@ -1,0 +1,78 @@
+"""Engines and the session factory.
+
+SQLite runs in WAL mode with foreign keys on; PostgreSQL needs nothing special here (the
+tenant is set per transaction by :mod:`core.db.session`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.db.session import TenantSession, bind_session
+from core.tenancy.context import TenantContext
+
+__all__ = ["Database", "make_engine"]
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, **kwargs)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 20)
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_async_engine(url, **kwargs)
+
+
+class Database:
+    """One engine and its sessions. ``session(tenant)`` is the only way code gets a session."""
+
+    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+        self.url = url
+        self.engine = make_engine(url, **engine_kwargs)
+        self._factory = async_sessionmaker(
+            self.engine, class_=AsyncSession, sync_session_class=TenantSession,
+            expire_on_commit=False,
+        )
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @asynccontextmanager
+    async def session(
+        self, tenant: TenantContext | int | None = None, *, cross_tenant: str | None = None
+    ) -> AsyncIterator[AsyncSession]:
+        """A session for one tenant (or the platform when ``tenant`` is None).
+
+        Commits when the block ends normally, rolls back on an exception. ``cross_tenant``
+        names the one reason a model declared for being read across tenants (the job claim).
+        """
+        tenant_id = tenant.id if isinstance(tenant, TenantContext) else tenant
+        async with self._factory() as session:
+            bind_session(session.sync_session, tenant_id, cross_tenant)
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,133 @@
+"""The tenant-filtered session.
+
+Every ORM statement run through a :class:`TenantSession` is narrowed to the session's tenant
+(``with_loader_criteria`` on each concrete tenant-scoped model); every flush is checked so that
+no row of another tenant is inserted, changed or deleted; a tenant-scoped statement with no
+tenant in context raises :class:`TenantContextMissing` instead of returning everything.
+
+On PostgreSQL each transaction also sets ``app.tenant_id`` (transaction-local), which the
+row-level-security policies read: the database refuses what the ORM filter might miss.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction, with_loader_criteria
+from sqlmodel import Session as SQLModelSession
+
+from core.db.base import TenantScoped, tenant_scoped_models
+from core.tenancy.context import TenantContextMissing
+
+__all__ = ["TenantSession", "cross_tenant_reason", "session_tenant_id", "switch_tenant"]
+
+_TENANT_KEY = "madoguchi.tenant_id"
+_CROSS_KEY = "madoguchi.cross_tenant"
+
+
+class TenantSession(SQLModelSession):
+    """A session bound to at most one tenant (``info[_TENANT_KEY]``)."""
+
+
+def session_tenant_id(session: Session) -> int | None:
+    return session.info.get(_TENANT_KEY)
+
+
+def bind_session(session: Session, tenant_id: int | None, cross_tenant: str | None) -> None:
+    session.info[_TENANT_KEY] = tenant_id
+    session.info[_CROSS_KEY] = cross_tenant
+
+
+def cross_tenant_reason(session: Session) -> str | None:
+    return session.info.get(_CROSS_KEY)
+
+
+def _cross_tenant_allowed(session: Session, cls: type[Any]) -> bool:
+    reason = cross_tenant_reason(session)
+    return reason is not None and getattr(cls, "__cross_tenant__", None) == reason
+
+
+def _touches(state: ORMExecuteState) -> list[type[Any]]:
+    return [m.class_ for m in state.all_mappers if issubclass(m.class_, TenantScoped)]
+
+
+@event.listens_for(TenantSession, "do_orm_execute")
+def _filter_to_tenant(state: ORMExecuteState) -> None:
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    if state.is_column_load or state.is_relationship_load:
+        return  # the parent statement already carried the criteria
+    session = state.session
+    tenant_id = session_tenant_id(session)
+    touched = _touches(state)
+    if tenant_id is None:
+        refused = [c for c in touched if not _cross_tenant_allowed(session, c)]
+        if refused:
+            names = ", ".join(sorted(c.__tablename__ for c in refused))
+            raise TenantContextMissing(f"query on tenant-scoped table(s) {names} with no tenant")
+        return
+    options = [
+        with_loader_criteria(cls, lambda c: c.tenant_id == tenant_id, include_aliases=True)
+        for cls in tenant_scoped_models()
+    ]
+    state.statement = state.statement.options(*options)
+
+
+@event.listens_for(TenantSession, "before_flush")
+def _check_flush(session: Session, flush_context: UOWTransaction, instances: Any) -> None:
+    tenant_id = session_tenant_id(session)
+    for obj in session.new:
+        if not isinstance(obj, TenantScoped):
+            continue
+        if tenant_id is None:
+            if _cross_tenant_allowed(session, type(obj)) and obj.tenant_id is not None:
+                continue
+            raise TenantContextMissing(f"insert into {type(obj).__tablename__} with no tenant")
+        if obj.tenant_id is None:
+            obj.tenant_id = tenant_id
+        elif obj.tenant_id != tenant_id:
+            raise PermissionError(f"insert of another tenant's {type(obj).__tablename__} row")
+    for obj in list(session.dirty) + list(session.deleted):
+        if not isinstance(obj, TenantScoped):
+            continue
+        history = sa.inspect(obj).attrs.tenant_id.history
+        original = history.deleted[0] if history.deleted else obj.tenant_id
+        if tenant_id is None:
+            if _cross_tenant_allowed(session, type(obj)) and not history.has_changes():
+                continue
+            raise TenantContextMissing(f"write to {type(obj).__tablename__} with no tenant")
+        if original != tenant_id or obj.tenant_id != tenant_id:
+            raise PermissionError(f"write to another tenant's {type(obj).__tablename__} row")
+
+
+@event.listens_for(TenantSession, "after_begin")
+def _set_database_tenant(session: Session, transaction: Any, connection: sa.Connection) -> None:
+    if connection.dialect.name != "postgresql":
+        return
+    connection.execute(
+        sa.text(
+            "SELECT set_config('app.tenant_id', :tenant, true),"
+            " set_config('app.cross_tenant', :cross, true)"
+        ),
+        {"tenant": str(session_tenant_id(session) or ""), "cross": cross_tenant_reason(session) or ""},
+    )
+
+
+async def switch_tenant(session: Any, tenant_id: int | None) -> None:
+    """Point an open (async) session at another tenant within the same transaction.
+
+    Pending rows are flushed under the old tenant first, so the flush check still applies
+    to each row with the tenant it was written for. Used by multi-tenant operations that must
+    be atomic, such as applying a folder of manifests.
+    """
+    await session.flush()
+    sync_session: Session = session.sync_session
+    bind_session(sync_session, tenant_id, cross_tenant_reason(sync_session))
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        await connection.execute(
+            sa.text("SELECT set_config('app.tenant_id', :tenant, true)"),
+            {"tenant": str(tenant_id or "")},
+        )

@@ -1,0 +1,179 @@
+"""Users, role grants and API tokens (the parts the core needs before the login issue).
+
+Tokens are random 32-byte strings shown once; only their SHA-256 is stored, so a copy of the
+database does not hold a usable token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel import select
+
+from core.authz.roles import PLATFORM_DOMAIN, PLATFORM_ROLES, TENANT_ROLES
+from core.db.base import utcnow
+from core.identity.models import ApiToken, RoleGrant, User
+from core.tenancy.models import Tenant
+
+__all__ = [
+    "IdentityError",
+    "Principal",
+    "authenticate_token",
+    "create_token",
+    "create_user",
+    "grant_role",
+    "hash_token",
+    "revoke_role",
+]
+
+TOKEN_PREFIX = "mdg_"
+
+
+class IdentityError(ValueError):
+    """A user, role or tenant named in an identity operation does not fit."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller of one request."""
+
+    user_id: int
+    email: str
+    roles: dict[str, frozenset[str]] = field(default_factory=dict)  # domain -> roles
+    token_tenant_id: int | None = None
+
+    def roles_in(self, domain: str) -> frozenset[str]:
+        return self.roles.get(domain, frozenset())
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def tenant_domain(tenant_id: int) -> str:
+    return f"t:{tenant_id}"
+
+
+async def _user(session: AsyncSession, email: str) -> User:
+    user = (await session.exec(select(User).where(User.email == email.lower()))).first()
+    if user is None:
+        raise IdentityError(f"no user {email}")
+    return user
+
+
+async def _tenant_id(session: AsyncSession, slug: str | None) -> int | None:
+    if slug is None:
+        return None
+    tenant = (await session.exec(select(Tenant).where(Tenant.slug == slug))).first()
+    if tenant is None:
+        raise IdentityError(f"no tenant {slug}")
+    return tenant.id
+
+
+async def create_user(session: AsyncSession, email: str, display_name: str = "") -> User:
+    email = email.strip().lower()
+    if "@" not in email or len(email) > 254:
+        raise IdentityError("not an e-mail address")
+    existing = (await session.exec(select(User).where(User.email == email))).first()
+    if existing is not None:
+        raise IdentityError(f"user {email} exists already")
+    user = User(email=email, display_name=display_name)
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def grant_role(
+    session: AsyncSession, email: str, role: str, tenant_slug: str | None = None
+) -> bool:
+    """Grant a role; returns False when the user held it already."""
+    if role in PLATFORM_ROLES and tenant_slug is not None:
+        raise IdentityError(f"{role} is a platform role: give no tenant")
+    if role in TENANT_ROLES and tenant_slug is None:
+        raise IdentityError(f"{role} is a tenant role: give --tenant")
+    if role not in PLATFORM_ROLES + TENANT_ROLES:
+        raise IdentityError(f"unknown role {role}")
+    user = await _user(session, email)
+    tenant_id = await _tenant_id(session, tenant_slug)
+    existing = (
+        await session.exec(
+            select(RoleGrant).where(
+                RoleGrant.user_id == user.id, RoleGrant.role == role,
+                RoleGrant.tenant_id == tenant_id if tenant_id else RoleGrant.tenant_id.is_(None),  # type: ignore[union-attr]
+            )
+        )
+    ).first()
+    if existing is not None:
+        return False
+    session.add(RoleGrant(user_id=user.id, role=role, tenant_id=tenant_id))  # type: ignore[arg-type]
+    await session.flush()
+    return True
+
+
+async def revoke_role(
+    session: AsyncSession, email: str, role: str, tenant_slug: str | None = None
+) -> bool:
+    user = await _user(session, email)
+    tenant_id = await _tenant_id(session, tenant_slug)
+    grants = (await session.exec(select(RoleGrant).where(RoleGrant.user_id == user.id))).all()
+    removed = False
+    for grant in grants:
+        if grant.role == role and grant.tenant_id == tenant_id:
+            await session.delete(grant)
+            removed = True
+    return removed
+
+
+async def create_token(
+    session: AsyncSession, email: str, *, tenant_slug: str | None = None,
+    expires_days: int | None = None,
+) -> str:
+    """Create an API token and return it; it cannot be shown again."""
+    user = await _user(session, email)
+    tenant_id = await _tenant_id(session, tenant_slug)
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    expires = utcnow() + timedelta(days=expires_days) if expires_days else None
+    session.add(ApiToken(
+        user_id=user.id, token_hash=hash_token(token), prefix=token[:12],  # type: ignore[arg-type]
+        tenant_id=tenant_id, expires_at=expires,
+    ))
+    await session.flush()
+    return token
+
+
+async def authenticate_token(session: AsyncSession, token: str) -> Principal | None:
+    """The principal behind a bearer token, or None if it is unknown, expired or revoked."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
+        return None
+    row = (
+        await session.exec(
+            select(ApiToken, User)
+            .join(User, User.id == ApiToken.user_id)  # type: ignore[arg-type]
+            .where(ApiToken.token_hash == hash_token(token))
+        )
+    ).first()
+    if row is None:
+        return None
+    api_token, user = row
+    now = utcnow()
+    if not user.is_active or api_token.revoked_at is not None:
+        return None
+    if api_token.expires_at is not None and api_token.expires_at <= now:
+        return None
+    grants = (await session.exec(select(RoleGrant).where(RoleGrant.user_id == user.id))).all()
+    roles: dict[str, set[str]] = {}
+    for grant in grants:
+        if api_token.tenant_id is not None and grant.tenant_id != api_token.tenant_id:
+            continue  # a tenant-bound token carries only that tenant's roles
+        domain = tenant_domain(grant.tenant_id) if grant.tenant_id else PLATFORM_DOMAIN
+        roles.setdefault(domain, set()).add(grant.role)
+    return Principal(
+        user_id=user.id,  # type: ignore[arg-type]
+        email=user.email,
+        roles={d: frozenset(r) for d, r in roles.items()},
+        token_tenant_id=api_token.tenant_id,
+    )

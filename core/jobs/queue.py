@@ -1,0 +1,103 @@
+"""The job queue in the database.
+
+Claiming is atomic on both engines: PostgreSQL uses ``FOR UPDATE SKIP LOCKED`` so workers on
+several nodes never take the same job; SQLite has one writer at a time, and the claim is a
+single ``UPDATE ... WHERE id = (SELECT ...) AND status = 'queued'`` that either takes the row
+or finds it taken. A failed job is retried with exponential backoff until ``max_attempts``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import select
+
+from core.db.base import utcnow
+from core.db.engine import Database
+from core.jobs.models import Job, JobStatus
+from core.tenancy.context import TenantContext
+
+__all__ = ["CLAIM", "backoff", "claim_next", "enqueue", "finish", "retry_or_fail"]
+
+CLAIM = "job-claim"  # the cross-tenant reason Job declares
+LEASE = timedelta(minutes=10)
+
+
+def backoff(attempt: int) -> timedelta:
+    """Delay before retry number ``attempt`` (1-based): 2 s, 4 s, 8 s ... capped at one hour."""
+    return timedelta(seconds=min(2 ** attempt, 3600))
+
+
+async def enqueue(
+    db: Database, ctx: TenantContext, kind: str, payload: dict[str, Any] | None = None,
+    *, max_attempts: int = 5, delay: timedelta | None = None,
+) -> int:
+    """Queue a job for a tenant. Payloads hold ids, never personal values."""
+    async with db.session(ctx) as session:
+        job = Job(kind=kind, payload=payload or {}, max_attempts=max_attempts,
+                  run_at=utcnow() + (delay or timedelta()))
+        session.add(job)
+        await session.flush()
+        assert job.id is not None
+        return job.id
+
+
+async def claim_next(db: Database, worker: str, kinds: list[str]) -> Job | None:
+    """Take the oldest due job of the given kinds for ``worker``, or None."""
+    now = utcnow()
+    due = sa.or_(
+        sa.and_(Job.status == JobStatus.QUEUED, Job.run_at <= now),
+        sa.and_(Job.status == JobStatus.RUNNING, Job.locked_at < now - LEASE),  # a dead worker's
+    )
+    async with db.session(cross_tenant=CLAIM) as session:
+        if db.dialect == "postgresql":
+            candidate = select(Job.id).where(due, Job.kind.in_(kinds))  # type: ignore[attr-defined]
+            candidate = candidate.order_by(Job.run_at, Job.id).limit(1).with_for_update(skip_locked=True)
+            job_id = (await session.exec(candidate)).first()
+            if job_id is None:
+                return None
+            job = await session.get(Job, job_id)
+            assert job is not None
+            job.status, job.locked_by, job.locked_at = JobStatus.RUNNING, worker, now
+            job.attempts += 1
+            return job
+        subquery = (
+            sa.select(Job.id).where(due, Job.kind.in_(kinds))  # type: ignore[attr-defined]
+            .order_by(Job.run_at, Job.id).limit(1).scalar_subquery()
+        )
+        result = await session.exec(  # type: ignore[call-overload]
+            sa.update(Job)
+            .where(Job.id == subquery, due)
+            .values(status=JobStatus.RUNNING, locked_by=worker, locked_at=now,
+                    attempts=Job.attempts + 1)
+            .returning(Job.id)
+            .execution_options(synchronize_session=False)
+        )
+        job_id = result.scalar()
+        if job_id is None:
+            return None
+        return (await session.exec(select(Job).where(Job.id == job_id))).one()
+
+
+async def finish(db: Database, job: Job) -> None:
+    async with db.session(job.tenant_id) as session:
+        row = await session.get(Job, job.id)
+        if row is not None and row.locked_by == job.locked_by:
+            row.status, row.finished_at, row.last_error = JobStatus.DONE, utcnow(), None
+
+
+async def retry_or_fail(db: Database, job: Job, error: str) -> str:
+    """Record a failure; queue a retry after the backoff, or mark the job failed for good."""
+    async with db.session(job.tenant_id) as session:
+        row = await session.get(Job, job.id)
+        if row is None:
+            return "gone"
+        row.last_error = error[:2000]
+        row.locked_by = row.locked_at = None
+        if row.attempts >= row.max_attempts:
+            row.status, row.finished_at = JobStatus.FAILED, utcnow()
+        else:
+            row.status, row.run_at = JobStatus.QUEUED, utcnow() + backoff(row.attempts)
+        return row.status

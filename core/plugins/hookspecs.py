@@ -1,0 +1,108 @@
+"""Every hook a plugin can implement.
+
+Families, as datasette and pytest group them:
+
+* ``register_*`` are called once at startup with no tenant; each implementation returns a list
+  and the host concatenates them.
+* ``on_*`` are notifications for one tenant; return values are ignored. They reach only the
+  plugins that tenant enabled (through the per-tenant relay).
+* ``resolve_*`` (added by later features) are ``firstresult``: the first non-None answer wins.
+
+Every tenant-scoped hook takes the :class:`~core.tenancy.context.TenantContext` first.
+``docs/plugin_hooks.md`` has one section per hook headed by its exact signature;
+``tests/core/plugins/test_hook_docs.py`` fails when one is missing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from core.plugins.markers import hookspec
+
+if TYPE_CHECKING:
+    import click
+    from litestar.types import ControllerRouterHandler
+
+    from core.jobs.registry import JobHandler
+    from core.plugins.api import PageSpec, PermissionSpec
+    from core.tenancy.context import TenantContext
+
+
+# ---------------------------------------------------------------------------------------
+# register_*: startup, no tenant, lists collected from every registered plugin
+# ---------------------------------------------------------------------------------------
+
+
+@hookspec
+def register_routes() -> list[ControllerRouterHandler]:
+    """Return Litestar route handlers (functions, controllers or routers) this plugin serves.
+
+    Called once at startup. Handlers are mounted as given, so tenant-scoped routes put
+    ``{tenant:str}`` in their path under ``/t/`` or ``/api/v1/t/``. Each handler must declare
+    ``opt={"permission": "object:action"}`` (or ``opt={"public": True}``): the app refuses to
+    start otherwise. The host marks them with the plugin's id, and a tenant that has not
+    enabled the plugin gets 404 from them. Implemented by plugins that serve HTTP.
+    """
+
+
+@hookspec
+def register_permissions() -> list[PermissionSpec]:
+    """Return the permissions (``object:action``) this plugin adds, with descriptions.
+
+    Called once at startup. Role templates in tenant manifests may grant only permissions
+    that some plugin or the core registered. Implemented by plugins that add routes or data.
+    """
+
+
+@hookspec
+def register_pages() -> list[PageSpec]:
+    """Return the web pages this plugin contributes (path, title, permission, menu placement).
+
+    Called once at startup; the web shell lists them in a tenant's menu only when the tenant
+    has enabled the plugin. Implemented by plugins with a user interface.
+    """
+
+
+@hookspec
+def register_jobs() -> list[JobHandler]:
+    """Return the background job kinds this plugin handles.
+
+    Called once at startup. Each :class:`~core.jobs.registry.JobHandler` names a kind unique
+    across all plugins (prefix it with the plugin id) and an async function called as
+    ``handler(ctx, payload)`` with the job's tenant context. Implemented by plugins that do
+    slow or retried work (OCR, outbound mail, report rendering).
+    """
+
+
+@hookspec
+def register_cli_commands() -> list[click.Command]:
+    """Return click commands to add under ``madoguchi``.
+
+    Called once when the CLI starts. Name commands after the plugin (``madoguchi intake ...``)
+    so that two plugins cannot clash. Implemented by plugins with operator tooling.
+    """
+
+
+# ---------------------------------------------------------------------------------------
+# on_*: notifications for one tenant, only to the plugins that tenant enabled
+# ---------------------------------------------------------------------------------------
+
+
+@hookspec
+def on_tenant_onboarded(ctx: TenantContext) -> None:
+    """Called after a tenant is created (from a manifest, the API or the console).
+
+    Runs after the creating transaction committed, once per new tenant, for the plugins the
+    new tenant enabled. The return value is ignored. Implement it to create per-tenant
+    defaults (queues, templates).
+    """
+
+
+@hookspec
+def on_plugin_enabled(ctx: TenantContext, plugin_id: str, settings: dict[str, Any]) -> None:
+    """Called after a plugin is enabled for a tenant, or its settings change while enabled.
+
+    Sent to every plugin the tenant has enabled (including the one just enabled), after the
+    change committed; ``settings`` are the validated settings with defaults filled in.
+    The return value is ignored.
+    """

@@ -1,0 +1,178 @@
+"""The plugin host: one pluggy manager per app, and a cached relay per tenant.
+
+A tenant's relay is the same manager with a smaller active set (``subset_hook_caller``, as
+pytest narrows hooks per directory): a plugin the tenant has not enabled never sees that
+tenant's events. Relays are cached per (tenant, configuration version) and dropped whenever a
+plugin registers or a tenant's enabling changes.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+from collections.abc import Iterable
+from types import ModuleType
+from typing import Any
+
+import pluggy
+import structlog
+
+from core.plugins import hookspecs
+from core.plugins.api import PermissionSpec, PluginManifest
+from core.plugins.builtin import BUILTIN_PLUGINS
+from core.plugins.markers import PROJECT
+from core.tenancy.context import TenantContext
+from core.version import __version__
+
+__all__ = ["ENTRY_POINT_GROUP", "PluginError", "PluginHost", "TenantRelay"]
+
+ENTRY_POINT_GROUP = "madoguchi.plugins"
+log = structlog.get_logger("madoguchi.plugins")
+
+
+class PluginError(RuntimeError):
+    """A plugin could not be registered (bad manifest, duplicate id, core too old)."""
+
+
+class TenantRelay:
+    """Hook callers limited to one tenant's enabled plugins: ``relay.on_tenant_onboarded(...)``."""
+
+    def __init__(self, pm: pluggy.PluginManager, enabled: frozenset[str]) -> None:
+        self.enabled = enabled
+        self._remove = [p for name, p in pm.list_name_plugin() if name not in enabled]
+        self._pm = pm
+        self._callers: dict[str, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        caller = self._callers.get(name)
+        if caller is None:
+            caller = self._pm.subset_hook_caller(name, self._remove)
+            self._callers[name] = caller
+        return caller
+
+
+class PluginHost:
+    def __init__(self, *, trace: bool = False) -> None:
+        self.pm = pluggy.PluginManager(PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.manifests: dict[str, PluginManifest] = {}
+        self._relays: dict[tuple[int, frozenset[str]], TenantRelay] = {}
+        if trace:
+            self.pm.add_hookcall_monitoring(self._trace_before, self._trace_after)
+
+    # -- registration ------------------------------------------------------------------
+
+    def register(self, plugin: ModuleType | object, manifest: PluginManifest) -> None:
+        if manifest.id in self.manifests:
+            raise PluginError(f"plugin id {manifest.id!r} is registered twice")
+        if not manifest.supports_core(__version__):
+            raise PluginError(
+                f"plugin {manifest.id} needs core {manifest.requires_core}, this is {__version__}"
+            )
+        self.pm.register(plugin, name=manifest.id)
+        self.manifests[manifest.id] = manifest
+        self.invalidate()
+
+    def register_package(self, package: ModuleType) -> None:
+        """Register a plugin package: ``MANIFEST`` in it, hook implementations in ``.hooks``."""
+        manifest = getattr(package, "MANIFEST", None)
+        if not isinstance(manifest, PluginManifest):
+            raise PluginError(f"{package.__name__} has no MANIFEST of type PluginManifest")
+        try:
+            hooks: ModuleType = importlib.import_module(f"{package.__name__}.hooks")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{package.__name__}.hooks":
+                raise
+            hooks = package
+        self.register(hooks, manifest)
+
+    def load_builtins(self, names: Iterable[str] = BUILTIN_PLUGINS) -> None:
+        for name in names:
+            self.register_package(importlib.import_module(name))
+
+    def load_entry_points(self) -> list[str]:
+        """Register every plugin installed under the ``madoguchi.plugins`` entry-point group."""
+        loaded = []
+        for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            target = entry.load()
+            if not isinstance(target, ModuleType):
+                raise PluginError(f"entry point {entry.name} must name a plugin package")
+            self.register_package(target)
+            loaded.append(entry.name)
+        return loaded
+
+    def check(self) -> None:
+        """Fail on implementations of hooks that do not exist (misspelt names)."""
+        self.pm.check_pending()
+
+    # -- queries -----------------------------------------------------------------------
+
+    def manifest(self, plugin_id: str) -> PluginManifest:
+        try:
+            return self.manifests[plugin_id]
+        except KeyError:
+            raise PluginError(f"unknown plugin {plugin_id!r}") from None
+
+    def collect(self, hook: str) -> list[Any]:
+        """Concatenate the lists every plugin returns from a ``register_*`` hook."""
+        results: list[Any] = []
+        for impl_result in getattr(self.pm.hook, hook)():
+            results.extend(impl_result or [])
+        return results
+
+    def collect_by_plugin(self, hook: str) -> dict[str, list[Any]]:
+        """Like :meth:`collect`, keyed by the id of the plugin that returned each list."""
+        caller = getattr(self.pm.hook, hook)
+        found: dict[str, list[Any]] = {}
+        for impl in caller.get_hookimpls():
+            found.setdefault(impl.plugin_name, []).extend(impl.function() or [])
+        return found
+
+    def permissions(self) -> list[PermissionSpec]:
+        specs = list(self.collect("register_permissions"))
+        for manifest in self.manifests.values():
+            specs.extend(manifest.permissions)
+        unique: dict[str, PermissionSpec] = {}
+        for spec in specs:
+            unique.setdefault(spec.name, spec)
+        return sorted(unique.values(), key=lambda s: s.name)
+
+    # -- per-tenant relay --------------------------------------------------------------
+
+    def relay(self, ctx: TenantContext, enabled: Iterable[str]) -> TenantRelay:
+        key = (ctx.id, frozenset(p for p in enabled if p in self.manifests))
+        relay = self._relays.get(key)
+        if relay is None:
+            for stale in [k for k in self._relays if k[0] == ctx.id]:
+                del self._relays[stale]
+            relay = TenantRelay(self.pm, key[1])
+            self._relays[key] = relay
+        return relay
+
+    def invalidate(self, tenant_id: int | None = None) -> None:
+        if tenant_id is None:
+            self._relays.clear()
+        else:
+            for key in [k for k in self._relays if k[0] == tenant_id]:
+                del self._relays[key]
+
+    # -- tracing (MADOGUCHI_TRACE_HOOKS=1) -------------------------------------------------
+
+    @staticmethod
+    def _trace_before(hook_name: str, impls: list[Any], kwargs: dict[str, Any]) -> None:
+        ctx = kwargs.get("ctx")
+        log.info(
+            "hook_called",
+            hook=hook_name,
+            plugins=[impl.plugin_name for impl in impls],
+            tenant=ctx.slug if isinstance(ctx, TenantContext) else None,
+            arguments=sorted(kwargs),  # names only: values may hold personal data
+        )
+
+    @staticmethod
+    def _trace_after(outcome: Any, hook_name: str, impls: list[Any], kwargs: dict[str, Any]) -> None:
+        exc = outcome.exception
+        if exc is not None:
+            log.warning("hook_failed", hook=hook_name, error=type(exc).__name__)

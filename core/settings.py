@@ -1,0 +1,72 @@
+"""Process settings, read once from the environment.
+
+``MADOGUCHI_HOME`` decides where ``var/`` lives (the SQLite file, keys, archives); without
+it, the current directory. ``MADOGUCHI_DATABASE_URL`` switches to PostgreSQL; the app
+connects with it, while ``MADOGUCHI_MIGRATION_DATABASE_URL`` (the table owner) runs
+migrations when it is given.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["Settings", "load_settings"]
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    database_url: str
+    migration_database_url: str
+    app_role: str | None = None
+    trace_hooks: bool = False
+    log_format: str = "auto"  # "json", "console" or "auto" (console on a terminal)
+    tenants_dir: Path = field(default_factory=lambda: Path("tenants"))
+
+    @property
+    def var_dir(self) -> Path:
+        return self.home / "var"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def ensure_dirs(self) -> None:
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _project_root() -> Path:
+    return Path(__file__).resolve().parent.parent
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment; keyword arguments win (tests use them)."""
+    home = Path(os.environ.get("MADOGUCHI_HOME") or Path.cwd()).resolve()
+    default_db = f"sqlite+aiosqlite:///{home / 'var' / 'madoguchi.db'}"
+    database_url = os.environ.get("MADOGUCHI_DATABASE_URL") or default_db
+    values: dict[str, object] = {
+        "home": home,
+        "database_url": database_url,
+        "migration_database_url": os.environ.get("MADOGUCHI_MIGRATION_DATABASE_URL")
+        or database_url,
+        "app_role": os.environ.get("MADOGUCHI_DB_APP_ROLE") or None,
+        "trace_hooks": _flag("MADOGUCHI_TRACE_HOOKS"),
+        "log_format": os.environ.get("MADOGUCHI_LOG_FORMAT", "auto"),
+        "tenants_dir": Path(os.environ.get("MADOGUCHI_TENANTS_DIR") or _project_root() / "tenants"),
+    }
+    values.update(overrides)
+    if "home" in overrides and "database_url" not in overrides and not os.environ.get(
+        "MADOGUCHI_DATABASE_URL"
+    ):
+        home_path = Path(str(values["home"]))
+        values["database_url"] = f"sqlite+aiosqlite:///{home_path / 'var' / 'madoguchi.db'}"
+        values["migration_database_url"] = values["database_url"]
+    if "database_url" in overrides and "migration_database_url" not in overrides:
+        values["migration_database_url"] = values["database_url"]
+    return Settings(**values)  # type: ignore[arg-type]

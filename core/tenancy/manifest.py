@@ -1,0 +1,191 @@
+"""Tenant manifests: ``tenants/<slug>.toml``, the reviewable description of one client.
+
+The same validation serves the files, the admin API and the console, so a tenant cannot be
+put into a state a manifest could not describe. Errors name the file and the field.
+
+```toml
+display_name = "みつばち本舗株式会社"
+display_name_en = "Mitsubachi Honpo Co., Ltd."
+color = "#d08c00"
+retention_days = 1095
+working_hours = "09:00-18:00"
+
+[plugins.intake]
+enabled = true
+settings = { inbound_addresses = ["support@mitsubachi.example.jp"] }
+
+[roles]
+operator = ["inquiry:read", "inquiry:reply"]
+```
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.plugins.api import SettingsError
+from core.plugins.host import PluginHost
+
+__all__ = [
+    "TENANT_ROLES",
+    "ManifestError",
+    "PluginChoice",
+    "TenantSpec",
+    "load_manifests",
+    "parse_manifest",
+]
+
+SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
+HOURS_RE = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d-(?:[01]\d|2[0-4]):[0-5]\d$")
+TENANT_ROLES = ("supervisor", "operator", "client_admin", "client_viewer")
+_KEYS = {
+    "slug", "display_name", "display_name_en", "color", "retention_days", "working_hours",
+    "plugins", "roles", "status",
+}
+
+
+class ManifestError(ValueError):
+    """A manifest is invalid. ``source`` is the file (or "request"), ``field`` a dotted path."""
+
+    def __init__(self, source: str, field: str, message: str) -> None:
+        super().__init__(f"{source}: {field}: {message}")
+        self.source = source
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class PluginChoice:
+    enabled: bool
+    settings: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TenantSpec:
+    slug: str
+    display_name: str
+    display_name_en: str = ""
+    color: str = "#1f6feb"
+    retention_days: int = 1095
+    working_hours: str = ""
+    status: str = "active"
+    plugins: dict[str, PluginChoice] = field(default_factory=dict)
+    roles: dict[str, list[str]] = field(default_factory=dict)
+    source: str = "request"
+
+
+def _expect(source: str, name: str, value: Any, kind: type | tuple[type, ...]) -> Any:
+    if isinstance(value, bool) and kind is int:
+        raise ManifestError(source, name, "expected an integer")
+    if not isinstance(value, kind):
+        wanted = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise ManifestError(source, name, f"expected {wanted}, got {type(value).__name__}")
+    return value
+
+
+def parse_manifest(
+    data: Mapping[str, Any], host: PluginHost, *, source: str = "request", slug: str | None = None
+) -> TenantSpec:
+    """Validate one manifest's data against the registered plugins and permissions."""
+    unknown = sorted(set(data) - _KEYS)
+    if unknown:
+        raise ManifestError(source, unknown[0], "unknown field")
+    slug_value = data.get("slug", slug)
+    if slug is not None and slug_value != slug:
+        raise ManifestError(source, "slug", f"must match the file name ({slug})")
+    if slug_value is None:
+        raise ManifestError(source, "slug", "required")
+    _expect(source, "slug", slug_value, str)
+    if not SLUG_RE.match(slug_value):
+        raise ManifestError(source, "slug", "lower-case letters, digits and -, 1-63 characters")
+    if "display_name" not in data:
+        raise ManifestError(source, "display_name", "required")
+    display_name = _expect(source, "display_name", data["display_name"], str).strip()
+    if not display_name or len(display_name) > 200:
+        raise ManifestError(source, "display_name", "1-200 characters")
+    display_name_en = _expect(source, "display_name_en", data.get("display_name_en", ""), str)
+    color = _expect(source, "color", data.get("color", "#1f6feb"), str)
+    if not COLOR_RE.match(color):
+        raise ManifestError(source, "color", "a colour like #1f6feb")
+    retention = _expect(source, "retention_days", data.get("retention_days", 1095), int)
+    if not 1 <= retention <= 36500:
+        raise ManifestError(source, "retention_days", "between 1 and 36500")
+    hours = _expect(source, "working_hours", data.get("working_hours", ""), str)
+    if hours and not HOURS_RE.match(hours):
+        raise ManifestError(source, "working_hours", "like 09:00-18:00")
+    status = _expect(source, "status", data.get("status", "active"), str)
+    if status not in ("active", "suspended"):
+        raise ManifestError(source, "status", "active or suspended")
+    plugins = _parse_plugins(source, data.get("plugins", {}), host)
+    roles = _parse_roles(source, data.get("roles", {}), host)
+    return TenantSpec(
+        slug=slug_value, display_name=display_name, display_name_en=display_name_en.strip(),
+        color=color.lower(), retention_days=retention, working_hours=hours, status=status,
+        plugins=plugins, roles=roles, source=source,
+    )
+
+
+def _parse_plugins(source: str, raw: Any, host: PluginHost) -> dict[str, PluginChoice]:
+    _expect(source, "plugins", raw, dict)
+    result: dict[str, PluginChoice] = {}
+    for plugin_id, entry in raw.items():
+        where = f"plugins.{plugin_id}"
+        if plugin_id not in host.manifests:
+            raise ManifestError(source, where, "no such plugin is installed")
+        _expect(source, where, entry, dict)
+        extra = sorted(set(entry) - {"enabled", "settings"})
+        if extra:
+            raise ManifestError(source, f"{where}.{extra[0]}", "unknown field")
+        enabled = _expect(source, f"{where}.enabled", entry.get("enabled", True), bool)
+        given = _expect(source, f"{where}.settings", entry.get("settings", {}), dict)
+        try:
+            settings = host.manifest(plugin_id).validate_settings(given)
+        except SettingsError as exc:
+            raise ManifestError(source, f"{where}.settings.{exc.field}", exc.message) from None
+        result[plugin_id] = PluginChoice(enabled=enabled, settings=settings)
+    return result
+
+
+def _parse_roles(source: str, raw: Any, host: PluginHost) -> dict[str, list[str]]:
+    from core.authz.roles import core_permissions
+
+    _expect(source, "roles", raw, dict)
+    known = {p.name for p in host.permissions()} | set(core_permissions())
+    roles: dict[str, list[str]] = {}
+    for role, grants in raw.items():
+        if role not in TENANT_ROLES:
+            raise ManifestError(source, f"roles.{role}", f"one of {', '.join(TENANT_ROLES)}")
+        _expect(source, f"roles.{role}", grants, list)
+        for grant in grants:
+            if not isinstance(grant, str) or grant not in known:
+                raise ManifestError(source, f"roles.{role}", f"unknown permission {grant!r}")
+        roles[role] = sorted(set(grants))
+    return roles
+
+
+def load_manifests(path: Path, host: PluginHost) -> list[TenantSpec]:
+    """Parse a manifest file or every ``*.toml`` in a folder; all or nothing."""
+    files = sorted(path.glob("*.toml")) if path.is_dir() else [path]
+    if not files:
+        raise ManifestError(str(path), "-", "no *.toml manifests found")
+    specs: list[TenantSpec] = []
+    seen: dict[str, str] = {}
+    for file in files:
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ManifestError(str(file), "-", "file not found") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ManifestError(str(file), "-", f"not valid TOML: {exc}") from None
+        spec = parse_manifest(data, host, source=str(file), slug=file.stem)
+        if spec.slug in seen:
+            raise ManifestError(str(file), "slug", f"also defined in {seen[spec.slug]}")
+        seen[spec.slug] = str(file)
+        specs.append(spec)
+    return specs

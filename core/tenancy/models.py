@@ -1,0 +1,35 @@
+"""The tenant: one client company of the BPO vendor. A platform table, not tenant-scoped."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Column, Field, SQLModel
+
+from core.db.base import JSONType, TZDateTime, utcnow
+
+__all__ = ["Tenant", "TenantStatus"]
+
+
+class TenantStatus:
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    OFFBOARDED = "offboarded"
+    ALL = (ACTIVE, SUSPENDED, OFFBOARDED)
+
+
+class Tenant(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=63, unique=True, index=True)
+    display_name: str = Field(max_length=200)
+    display_name_en: str = Field(default="", max_length=200)
+    color: str = Field(default="#1f6feb", max_length=7)
+    status: str = Field(default=TenantStatus.ACTIVE, max_length=16)
+    retention_days: int = Field(default=1095)
+    working_hours: str = Field(default="", max_length=32)
+    role_templates: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONType))
+    # bumped on every change of plugins or roles, so caches on every node notice it
+    config_version: int = Field(default=1)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)

@@ -1,0 +1,117 @@
+"""Platform routes for tenants: the same operations as ``madoguchi tenant apply``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Response, get, patch, post
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.db.session import switch_tenant
+from core.tenancy.manifest import parse_manifest
+from core.tenancy.models import Tenant
+from core.tenancy.schemas import PluginState, TenantRead, TenantWriteResult
+from core.tenancy.service import apply_specs, get_tenant, list_tenants, tenant_plugins
+from core.web.errors import ApiError
+from core.web.state import CoreState
+
+__all__ = ["TenantAdminController", "TenantPluginsController", "read_tenant"]
+
+
+async def read_tenant(session: AsyncSession, tenant: Tenant) -> TenantRead:
+    """A tenant with its plugins (the session is switched to the tenant and back)."""
+    await switch_tenant(session, tenant.id)
+    plugins = [PluginState(id=p.plugin_id, enabled=p.enabled, settings=p.settings)
+               for p in await tenant_plugins(session)]
+    await switch_tenant(session, None)
+    return TenantRead(
+        slug=tenant.slug, display_name=tenant.display_name, display_name_en=tenant.display_name_en,
+        color=tenant.color, status=tenant.status, retention_days=tenant.retention_days,
+        working_hours=tenant.working_hours, roles=dict(tenant.role_templates or {}),
+        plugins=plugins, created_at=tenant.created_at, updated_at=tenant.updated_at,
+    )
+
+
+def _as_manifest(read: TenantRead) -> dict[str, Any]:
+    data = read.model_dump(include={"slug", "display_name", "display_name_en", "color", "status",
+                                    "retention_days", "working_hours"})
+    data["plugins"] = {p.id: {"enabled": p.enabled, "settings": p.settings} for p in read.plugins}
+    data["roles"] = read.roles
+    return data
+
+
+def _body(data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ApiError(400, "The body must be a JSON object.")
+    return data
+
+
+class TenantAdminController(Controller):
+    path = "/api/v1/admin/tenants"
+    tags = ["admin"]
+
+    @get("/", opt={"permission": "tenant:list"})
+    async def list(self, session: AsyncSession) -> list[TenantRead]:
+        return [await read_tenant(session, t) for t in await list_tenants(session)]
+
+    @post("/", opt={"permission": "tenant:create"})
+    async def create(self, data: Any, core: CoreState, session: AsyncSession) -> Response[TenantWriteResult]:
+        spec = parse_manifest(_body(data), core.host)
+        if await get_tenant(session, spec.slug) is not None:
+            raise ApiError(409, f"Tenant {spec.slug} exists already; use PATCH.", field="slug")
+        await session.close()
+        changes = await apply_specs(core.db, core.host, [spec])
+        return Response(await self._result(core, spec.slug, changes[0].changes), status_code=201)
+
+    @get("/{slug:str}", opt={"permission": "tenant:read"})
+    async def show(self, slug: str, session: AsyncSession) -> TenantRead:
+        tenant = await get_tenant(session, slug)
+        if tenant is None:
+            raise ApiError(404, "No such tenant.")
+        return await read_tenant(session, tenant)
+
+    @patch("/{slug:str}", opt={"permission": "tenant:update"})
+    async def update(self, slug: str, data: Any, core: CoreState, session: AsyncSession) -> TenantWriteResult:
+        patch_data = _body(data)
+        tenant = await get_tenant(session, slug)
+        if tenant is None:
+            raise ApiError(404, "No such tenant.")
+        if patch_data.get("slug", slug) != slug:
+            raise ApiError(422, "The slug of a tenant cannot be changed.", field="slug")
+        merged = _as_manifest(await read_tenant(session, tenant))
+        for key, value in patch_data.items():
+            if key == "plugins" and isinstance(value, dict):
+                for plugin_id, entry in value.items():
+                    current = merged["plugins"].get(plugin_id, {})
+                    if isinstance(entry, dict):
+                        settings = {**current.get("settings", {}), **entry.get("settings", {})}
+                        merged["plugins"][plugin_id] = {**current, **entry, "settings": settings}
+                    else:
+                        merged["plugins"][plugin_id] = entry
+            elif key == "roles" and isinstance(value, dict):
+                merged["roles"] = {**merged["roles"], **value}
+            else:
+                merged[key] = value
+        spec = parse_manifest(merged, core.host)
+        await session.close()
+        changes = await apply_specs(core.db, core.host, [spec])
+        return await self._result(core, slug, changes[0].changes)
+
+    @staticmethod
+    async def _result(core: CoreState, slug: str, changes: list[str]) -> TenantWriteResult:
+        async with core.db.session() as session:
+            tenant = await get_tenant(session, slug)
+            assert tenant is not None
+            return TenantWriteResult(tenant=await read_tenant(session, tenant), changes=changes)
+
+
+class TenantPluginsController(Controller):
+    path = "/api/v1/t/{tenant:str}/plugins"
+    tags = ["tenant"]
+
+    @get("/", opt={"permission": "plugin:list"})
+    async def list_plugins(self, core: CoreState, session: AsyncSession) -> list[PluginState]:
+        return [PluginState(id=p.plugin_id, enabled=p.enabled, settings=p.settings)
+                for p in await tenant_plugins(session) if p.plugin_id in core.host.manifests]
+
+

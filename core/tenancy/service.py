@@ -1,0 +1,154 @@
+"""Creating, changing and reading tenants; the one path for manifests, API and console.
+
+``apply_specs`` writes every tenant of a batch in one transaction (switching the session's
+tenant for each tenant's own rows) and reports what changed; hooks fire only after commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.db.base import utcnow
+from core.db.engine import Database
+from core.db.session import switch_tenant
+from core.plugins.host import PluginHost
+from core.plugins.models import TenantPlugin
+from core.tenancy.context import TenantContext
+from core.tenancy.manifest import TenantSpec
+from core.tenancy.models import Tenant
+
+__all__ = [
+    "TenantChange",
+    "apply_specs",
+    "context_of",
+    "enabled_plugins",
+    "get_tenant",
+    "list_tenants",
+    "tenant_plugins",
+]
+
+_FIELDS = ("display_name", "display_name_en", "color", "retention_days", "working_hours", "status")
+
+
+@dataclass
+class TenantChange:
+    slug: str
+    created: bool = False
+    changes: list[str] = field(default_factory=list)
+    enabled: dict[str, dict[str, Any]] = field(default_factory=dict)  # plugin -> settings
+    context: TenantContext | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.created or bool(self.changes)
+
+
+def context_of(tenant: Tenant) -> TenantContext:
+    assert tenant.id is not None
+    return TenantContext(
+        id=tenant.id, slug=tenant.slug, display_name=tenant.display_name, color=tenant.color
+    )
+
+
+async def get_tenant(session: AsyncSession, slug: str) -> Tenant | None:
+    return (await session.exec(select(Tenant).where(Tenant.slug == slug))).first()
+
+
+async def list_tenants(session: AsyncSession) -> list[Tenant]:
+    return list((await session.exec(select(Tenant).order_by(Tenant.slug))).all())
+
+
+async def tenant_plugins(session: AsyncSession) -> list[TenantPlugin]:
+    """The current tenant's plugin rows (the session must be bound to that tenant)."""
+    return list((await session.exec(select(TenantPlugin).order_by(TenantPlugin.plugin_id))).all())
+
+
+async def enabled_plugins(db: Database, ctx: TenantContext) -> frozenset[str]:
+    async with db.session(ctx) as session:
+        return frozenset(p.plugin_id for p in await tenant_plugins(session) if p.enabled)
+
+
+async def _apply_one(session: AsyncSession, spec: TenantSpec) -> TenantChange:
+    change = TenantChange(slug=spec.slug)
+    tenant = await get_tenant(session, spec.slug)
+    if tenant is None:
+        tenant = Tenant(slug=spec.slug, display_name=spec.display_name)
+        session.add(tenant)
+        change.created = True
+        change.changes.append("tenant created")
+    for name in _FIELDS:
+        new = getattr(spec, name)
+        old = getattr(tenant, name)
+        if old != new:
+            if not change.created:
+                change.changes.append(f"{name}: {old!r} -> {new!r}")
+            setattr(tenant, name, new)
+    config_changed = False
+    if (tenant.role_templates or {}) != spec.roles:
+        change.changes.append("roles: " + ", ".join(sorted(spec.roles)) if spec.roles else "roles: defaults")
+        tenant.role_templates = dict(spec.roles)
+        config_changed = True
+    await session.flush()
+    ctx = context_of(tenant)
+    change.context = ctx
+
+    await switch_tenant(session, ctx.id)
+    rows = {row.plugin_id: row for row in await tenant_plugins(session)}
+    for plugin_id, choice in sorted(spec.plugins.items()):
+        row = rows.get(plugin_id)
+        if row is None:
+            session.add(TenantPlugin(plugin_id=plugin_id, enabled=choice.enabled, settings=choice.settings))
+            change.changes.append(f"plugin {plugin_id} {'enabled' if choice.enabled else 'added, disabled'}")
+            config_changed = True
+            if choice.enabled:
+                change.enabled[plugin_id] = choice.settings
+            continue
+        touched = False
+        if row.enabled != choice.enabled:
+            change.changes.append(f"plugin {plugin_id} {'enabled' if choice.enabled else 'disabled'}")
+            row.enabled = choice.enabled
+            touched = True
+        if row.settings != choice.settings:
+            keys = sorted(k for k in set(row.settings) | set(choice.settings)
+                          if row.settings.get(k) != choice.settings.get(k))
+            change.changes.append(f"plugin {plugin_id} settings: {', '.join(keys)}")
+            row.settings = dict(choice.settings)
+            touched = True
+        if not touched:
+            continue
+        config_changed = True
+        row.updated_at = utcnow()
+        if choice.enabled:
+            change.enabled[plugin_id] = choice.settings
+    for plugin_id, row in rows.items():
+        if plugin_id not in spec.plugins and row.enabled:
+            row.enabled = False
+            change.changes.append(f"plugin {plugin_id} disabled (not in manifest)")
+            config_changed = True
+    await switch_tenant(session, None)
+    if config_changed and not change.created:
+        tenant.config_version += 1
+    if change.changed:
+        tenant.updated_at = utcnow()
+    return change
+
+
+async def apply_specs(db: Database, host: PluginHost, specs: list[TenantSpec]) -> list[TenantChange]:
+    """Create or update every tenant in ``specs`` in one transaction, then fire hooks."""
+    async with db.session() as session:
+        changes = [await _apply_one(session, spec) for spec in specs]
+    for change in changes:
+        if not change.changed or change.context is None:
+            continue
+        host.invalidate(change.context.id)
+        enabled = await enabled_plugins(db, change.context)
+        relay = host.relay(change.context, enabled)
+        if change.created:
+            relay.on_tenant_onboarded(ctx=change.context)
+        for plugin_id, settings in change.enabled.items():
+            relay.on_plugin_enabled(ctx=change.context, plugin_id=plugin_id, settings=settings)
+    return changes

@@ -1,0 +1,74 @@
+"""Dependencies handlers ask for by name: ``session``, ``ctx`` (the tenant), ``principal``, ``core``.
+
+``session`` is bound to the request's tenant when the route has one, to the platform
+otherwise; it commits after the handler returns and before the response is sent, so a
+client is never told of a change that was not stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import Any
+
+from litestar import Request
+from litestar.di import Provide
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.identity.service import Principal
+from core.plugins.models import TenantPlugin
+from core.tenancy.context import TenantContext, TenantContextMissing
+from core.web.state import CoreState, RequestTenant, core_state
+
+__all__ = ["dependencies"]
+
+
+def _tenant_state(request: Request[Any, Any, Any]) -> RequestTenant | None:
+    return getattr(request.state, "tenant", None)
+
+
+async def provide_session(request: Request[Any, Any, Any]) -> AsyncGenerator[AsyncSession, None]:
+    tenant = _tenant_state(request)
+    core = core_state(request.app.state)
+    async with core.db.session(tenant.ctx if tenant else None) as session:
+        yield session
+
+
+def provide_tenant(request: Request[Any, Any, Any]) -> TenantContext:
+    tenant = _tenant_state(request)
+    if tenant is None:
+        raise TenantContextMissing("this route has no tenant")
+    return tenant.ctx
+
+
+def provide_principal(request: Request[Any, Any, Any]) -> Principal:
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is None:
+        raise RuntimeError("principal asked for on a public route")
+    return principal
+
+
+def provide_core(request: Request[Any, Any, Any]) -> CoreState:
+    return core_state(request.app.state)
+
+
+async def provide_plugin_settings(
+    request: Request[Any, Any, Any], session: AsyncSession
+) -> dict[str, Any]:
+    """The calling plugin's validated settings for the request's tenant."""
+    plugin_id = request.route_handler.opt.get("plugin")
+    if plugin_id is None:
+        raise RuntimeError("plugin_settings asked for outside a plugin route")
+    from sqlmodel import select
+
+    row = (await session.exec(select(TenantPlugin).where(TenantPlugin.plugin_id == plugin_id))).first()
+    manifest = core_state(request.app.state).host.manifest(plugin_id)
+    return manifest.validate_settings(row.settings if row else {})
+
+
+dependencies = {
+    "session": Provide(provide_session),
+    "ctx": Provide(provide_tenant, sync_to_thread=False),
+    "principal": Provide(provide_principal, sync_to_thread=False),
+    "core": Provide(provide_core, sync_to_thread=False),
+    "plugin_settings": Provide(provide_plugin_settings),
+}

@@ -1,0 +1,76 @@
+"""Errors as JSON with one stable shape, never a stack trace.
+
+``{"error": {"status": 404, "code": "not_found", "message": "...", "request_id": "..."}}``
+(plus ``field`` when one input field is at fault).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from core.tenancy.manifest import ManifestError
+
+__all__ = ["ApiError", "exception_handlers"]
+
+log = structlog.get_logger("madoguchi.web")
+
+_CODES = {
+    400: "bad_request", 401: "not_authenticated", 403: "forbidden", 404: "not_found",
+    405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
+    422: "invalid", 429: "too_many_requests", 503: "unavailable",
+}
+
+
+class ApiError(HTTPException):
+    """An HTTP error with a machine-readable code and, optionally, the field at fault."""
+
+    def __init__(self, status_code: int, message: str, *, code: str | None = None,
+                 field: str | None = None) -> None:
+        super().__init__(detail=message, status_code=status_code)
+        self.code = code or _CODES.get(status_code, "error")
+        self.field = field
+
+
+def _body(request: Request[Any, Any, Any], status: int, code: str, message: str,
+          field: str | None = None) -> Response[dict[str, Any]]:
+    error: dict[str, Any] = {
+        "status": status, "code": code, "message": message,
+        "request_id": request.scope.get("state", {}).get("request_id"),
+    }
+    if field:
+        error["field"] = field
+    return Response({"error": error}, status_code=status)
+
+
+def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    if isinstance(exc, ApiError):
+        return _body(request, exc.status_code, exc.code, exc.detail, exc.field)
+    field = None
+    if isinstance(exc, ValidationException) and isinstance(exc.extra, list) and exc.extra:
+        first = exc.extra[0]
+        field = first.get("key") if isinstance(first, dict) else None
+        message = first.get("message", exc.detail) if isinstance(first, dict) else exc.detail
+        return _body(request, 400, "bad_request", str(message), field)
+    return _body(request, exc.status_code, _CODES.get(exc.status_code, "error"), exc.detail)
+
+
+def _manifest(request: Request[Any, Any, Any], exc: ManifestError) -> Response[dict[str, Any]]:
+    return _body(request, 422, "invalid", exc.message, exc.field)
+
+
+def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    log.error("request_failed", error=type(exc).__name__)
+    return _body(request, HTTP_500_INTERNAL_SERVER_ERROR, "internal_error",
+                 "The server could not complete the request.")
+
+
+exception_handlers: dict[type[Exception], Any] = {
+    HTTPException: _http,
+    ManifestError: _manifest,
+    Exception: _unexpected,
+}

@@ -1,0 +1,41 @@
+"""What the app keeps for its lifetime (``app.state.core``) and per request (``scope["state"]``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.authz.policy import Authorizer
+from core.db.engine import Database
+from core.identity.service import Principal
+from core.plugins.host import PluginHost
+from core.settings import Settings
+from core.tenancy.context import TenantContext
+
+__all__ = ["CoreState", "RequestTenant", "core_state"]
+
+
+@dataclass(frozen=True)
+class RequestTenant:
+    ctx: TenantContext
+    version: int
+    role_templates: dict[str, list[str]]
+    enabled: frozenset[str]
+
+
+@dataclass
+class CoreState:
+    settings: Settings
+    db: Database
+    host: PluginHost
+    authorizer: Authorizer
+    # (tenant id, config version) -> enabled plugin ids; a version bump on any node misses
+    enabled_cache: dict[tuple[int, int], frozenset[str]] = field(default_factory=dict)
+
+
+def core_state(app_state: Any) -> CoreState:
+    return app_state.core  # type: ignore[no-any-return]
+
+
+def request_principal(state: dict[str, Any]) -> Principal | None:
+    return state.get("principal")

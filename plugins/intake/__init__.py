@@ -1,0 +1,32 @@
+"""Inquiry intake: the everyday desk (web form, e-mail, chat, phone into tenant queues)."""
+
+from core import PermissionSpec, PluginManifest, Setting
+
+MANIFEST = PluginManifest(
+    id="intake",
+    name="問い合わせ受付 / Inquiry intake",
+    version="0.1.0",
+    requires_core=">=0.1,<1",
+    description="Inquiries from every channel land in the tenant's queues.",
+    settings={
+        "channels": Setting("list[str]", default=["web", "email"],
+                            description="enabled channels: web, email, chat, phone"),
+        "inbound_addresses": Setting("list[str]", default=[],
+                                     description="e-mail addresses accepted for this tenant"),
+        "first_response_minutes": Setting("int", default=60, description="SLA: first response"),
+        "resolution_hours": Setting("int", default=72, description="SLA: resolution"),
+        "identity_verification": Setting("bool", default=False,
+                                         description="offer the secure personal-data link"),
+    },
+    permissions=(
+        PermissionSpec("inquiry:read", "read the tenant's inquiries (masked)"),
+        PermissionSpec("inquiry:create", "register an inquiry"),
+        PermissionSpec("inquiry:reply", "answer an inquiry"),
+        PermissionSpec("intake:configure", "see the intake channels and SLA"),
+    ),
+    role_grants={
+        "supervisor": ("inquiry:read", "inquiry:create", "inquiry:reply", "intake:configure"),
+        "operator": ("inquiry:read", "inquiry:create", "inquiry:reply", "intake:configure"),
+        "client_admin": ("intake:configure",),
+    },
+)
