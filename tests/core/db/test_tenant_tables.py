@@ -1,0 +1,85 @@
+"""Every table with a tenant_id is protected: by the ORM filter and, on PostgreSQL, by RLS.
+
+A new table that forgets the protection fails here, whoever adds it.
+"""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from core.db.base import metadata, tenant_scoped_models
+from core.db.engine import Database
+from core.plugins.builtin import import_builtin_models
+from core.settings import Settings
+from core.tenancy.context import TenantContext
+
+# Platform tables whose tenant_id is a scope (who may enter which tenant), read before any
+# tenant is in context; they hold no client data. Adding to this list needs a reason here.
+PLATFORM_TABLES_WITH_TENANT_SCOPE = {
+    "role_grant": "which tenant a role is granted in",
+    "api_token": "which tenant a token is bound to",
+}
+
+
+def _tables_with_tenant_id() -> set[str]:
+    import_builtin_models()
+    return {name for name, table in metadata.tables.items() if "tenant_id" in table.columns}
+
+
+def test_every_table_with_tenant_id_is_tenant_scoped() -> None:
+    scoped = {m.__tablename__ for m in tenant_scoped_models()}
+    unprotected = _tables_with_tenant_id() - scoped - set(PLATFORM_TABLES_WITH_TENANT_SCOPE)
+    assert not unprotected, f"tables with tenant_id but no TenantScoped base: {unprotected}"
+    assert {"tenant_plugin", "job"} <= scoped
+
+
+def test_tenant_id_is_required_and_references_tenant() -> None:
+    for model in tenant_scoped_models():
+        column = metadata.tables[model.__tablename__].columns["tenant_id"]  # type: ignore[index]
+        assert not column.nullable, model
+        assert {fk.column.table.name for fk in column.foreign_keys} == {"tenant"}
+
+
+# row-level security is PostgreSQL's; on SQLite the ORM filter above is the protection
+postgres_only = pytest.mark.parametrize("engine_kind", ["postgres"])
+
+
+@postgres_only
+async def test_raw_app_role_connection_without_tenant_sees_no_rows(
+    engine_kind: str, settings: Settings, db: Database,
+    two_tenants: tuple[TenantContext, TenantContext],
+) -> None:
+    import_builtin_models()
+    scoped = [m.__tablename__ for m in tenant_scoped_models()]
+    async with db.engine.connect() as connection:
+        role = (await connection.execute(sa.text("SELECT current_user"))).scalar()
+        assert role == "mdg_app"
+        for table in scoped:
+            forced = (await connection.execute(sa.text(
+                "SELECT relrowsecurity AND relforcerowsecurity FROM pg_class WHERE relname=:t"
+            ), {"t": table})).scalar()
+            assert forced, f"{table} lacks FORCE ROW LEVEL SECURITY"
+            owner = (await connection.execute(sa.text(
+                "SELECT tableowner FROM pg_tables WHERE tablename=:t"), {"t": table})).scalar()
+            assert owner != role, f"the app role owns {table}"
+            count = (await connection.execute(sa.text(f'SELECT count(*) FROM "{table}"'))).scalar()
+            assert count == 0, f"{table}: {count} rows visible with no tenant set"
+        # with a tenant set, the same raw query sees that tenant's rows only
+        a, _ = two_tenants
+        await connection.execute(sa.text("SELECT set_config('app.tenant_id', :t, false)"), {"t": str(a.id)})
+        tenants = (await connection.execute(sa.text("SELECT DISTINCT tenant_id FROM tenant_plugin"))).scalars().all()
+        assert tenants == [a.id]
+
+
+@postgres_only
+async def test_raw_insert_for_another_tenant_is_rejected_by_the_database(
+    engine_kind: str, db: Database, two_tenants: tuple[TenantContext, TenantContext],
+) -> None:
+    a, b = two_tenants
+    async with db.engine.connect() as connection:
+        await connection.execute(sa.text("SELECT set_config('app.tenant_id', :t, false)"), {"t": str(a.id)})
+        with pytest.raises(sa.exc.DBAPIError, match="row-level security"):
+            await connection.execute(sa.text(
+                "INSERT INTO tenant_plugin (tenant_id, plugin_id, enabled, settings, updated_at)"
+                " VALUES (:t, 'voc', true, '{}', now())"), {"t": b.id})
