@@ -53,23 +53,32 @@ def _check_route_permissions(app: Litestar, schema_path: str) -> None:
     """
     for route in app.routes:
         for handler in getattr(route, "route_handlers", []):
-            if "permission" not in handler.opt and "public" not in handler.opt and (
-                handler.handler_name == "options_handler"
-                or route.path == schema_path or route.path.startswith(schema_path + "/")
+            if (
+                "permission" not in handler.opt
+                and "public" not in handler.opt
+                and (
+                    handler.handler_name == "options_handler"
+                    or route.path == schema_path
+                    or route.path.startswith(schema_path + "/")
+                )
             ):
                 handler.opt["public"] = True
             route_permission(handler)  # raises for a route that declares nothing
 
 
 def create_app(
-    settings: Settings | None = None, *, host: PluginHost | None = None,
+    settings: Settings | None = None,
+    *,
+    host: PluginHost | None = None,
     run_worker: bool = False,
 ) -> Litestar:
     """The app. The database must already be migrated (``madoguchi serve`` does that)."""
     settings = settings or load_settings()
     host = host or build_host(settings)
     db = Database(settings.database_url)
-    core = CoreState(settings=settings, db=db, host=host, authorizer=Authorizer(_plugin_grants(host)))
+    core = CoreState(
+        settings=settings, db=db, host=host, authorizer=Authorizer(_plugin_grants(host))
+    )
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -88,7 +97,11 @@ def create_app(
 
     app = Litestar(
         route_handlers=[
-            home, healthz, readyz, TenantAdminController, TenantPluginsController,
+            home,
+            healthz,
+            readyz,
+            TenantAdminController,
+            TenantPluginsController,
             *plugin_routers(host),
         ],
         dependencies=dependencies,

@@ -61,8 +61,10 @@ def load_settings(**overrides: object) -> Settings:
         "tenants_dir": Path(os.environ.get("MADOGUCHI_TENANTS_DIR") or _project_root() / "tenants"),
     }
     values.update(overrides)
-    if "home" in overrides and "database_url" not in overrides and not os.environ.get(
-        "MADOGUCHI_DATABASE_URL"
+    if (
+        "home" in overrides
+        and "database_url" not in overrides
+        and not os.environ.get("MADOGUCHI_DATABASE_URL")
     ):
         home_path = Path(str(values["home"]))
         values["database_url"] = f"sqlite+aiosqlite:///{home_path / 'var' / 'madoguchi.db'}"

@@ -46,8 +46,9 @@ def _pg_admin() -> sa.Engine:
 def _pg_url(role: str, database: str, driver: str = "postgresql+asyncpg") -> str:
     assert PG_URL
     base = make_url(PG_URL)
-    return base.set(drivername=driver, username=role, password=None, database=database) \
-        .render_as_string(hide_password=False)
+    return base.set(
+        drivername=driver, username=role, password=None, database=database
+    ).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
@@ -66,12 +67,15 @@ def pg_template() -> Iterator[str]:
     name = f"mdg_template_{uuid.uuid4().hex[:8]}"
     with admin.connect() as c:
         for role in (OWNER, APP):
-            exists = c.execute(sa.text("SELECT 1 FROM pg_roles WHERE rolname=:r"), {"r": role}).first()
+            exists = c.execute(
+                sa.text("SELECT 1 FROM pg_roles WHERE rolname=:r"), {"r": role}
+            ).first()
             if not exists:
                 c.execute(sa.text(f'CREATE ROLE "{role}" LOGIN'))
         c.execute(sa.text(f'CREATE DATABASE "{name}" OWNER "{OWNER}"'))
     settings = load_settings(
-        home=Path("/nonexistent"), database_url=_pg_url(APP, name),
+        home=Path("/nonexistent"),
+        database_url=_pg_url(APP, name),
         migration_database_url=_pg_url(OWNER, name),
     )
     migrate.upgrade(settings)
@@ -99,8 +103,11 @@ def drop_pg_database(name: str) -> None:
 
 
 def pg_settings(home: Path, database: str) -> Settings:
-    return load_settings(home=home, database_url=_pg_url(APP, database),
-                         migration_database_url=_pg_url(OWNER, database))
+    return load_settings(
+        home=home,
+        database_url=_pg_url(APP, database),
+        migration_database_url=_pg_url(OWNER, database),
+    )
 
 
 @pytest.fixture(params=ENGINES)
@@ -109,7 +116,9 @@ def engine_kind(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def settings(engine_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Settings]:
+def settings(
+    engine_kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Settings]:
     """Settings for a fresh, migrated database on the engine under test."""
     if engine_kind == "sqlite":
         template = request.getfixturevalue("sqlite_template")
@@ -138,12 +147,19 @@ async def db(settings: Settings) -> AsyncIterator[Database]:
 
 
 async def make_tenant(
-    db: Database, host: PluginHost, slug: str, plugins: dict[str, Any] | None = None,
+    db: Database,
+    host: PluginHost,
+    slug: str,
+    plugins: dict[str, Any] | None = None,
     **fields: Any,
 ) -> TenantContext:
     """Create a tenant through the same path as a manifest."""
-    data = {"slug": slug, "display_name": fields.pop("display_name", f"{slug} 株式会社"),
-            "plugins": plugins or {}, **fields}
+    data = {
+        "slug": slug,
+        "display_name": fields.pop("display_name", f"{slug} 株式会社"),
+        "plugins": plugins or {},
+        **fields,
+    }
     [change] = await apply_specs(db, host, [parse_manifest(data, host)])
     assert change.context is not None
     return change.context
@@ -163,3 +179,17 @@ async def app(settings: Settings, host: PluginHost) -> AsyncIterator[Any]:
     application = create_app(settings, host=host)
     async with AsyncTestClient(app=application) as client:
         yield client
+
+
+async def make_token(
+    db: Database, email: str, *grants: tuple[str, str | None], token_tenant: str | None = None
+) -> dict[str, str]:
+    """A user holding ``grants`` [(role, tenant slug or None)], and auth headers for a token."""
+    from core.identity.service import create_token, create_user, grant_role
+
+    async with db.session() as session:
+        await create_user(session, email)
+        for role, slug in grants:
+            await grant_role(session, email, role, slug)
+        token = await create_token(session, email, tenant_slug=token_tenant)
+    return {"Authorization": f"Bearer {token}"}

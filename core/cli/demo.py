@@ -23,12 +23,21 @@ __all__ = ["DEMO_STAFF", "load_demo"]
 DEMO_STAFF: list[tuple[str, str, list[tuple[str, str | None]]]] = [
     ("admin@madoguchi.example", "管理 花子", [("platform_admin", None)]),
     ("security@madoguchi.example", "監査 誠", [("security_officer", None)]),
-    ("sv.tanaka@madoguchi.example", "田中 美咲", [("supervisor", "mitsubachi-honpo"),
-                                               ("supervisor", "aoba-city")]),
-    ("op.suzuki@madoguchi.example", "鈴木 健太", [("operator", "mitsubachi-honpo"),
-                                               ("operator", "sakura-sonpo")]),
-    ("op.takahashi@madoguchi.example", "高橋 由美", [("operator", "sakura-sonpo"),
-                                                 ("operator", "aoba-city")]),
+    (
+        "sv.tanaka@madoguchi.example",
+        "田中 美咲",
+        [("supervisor", "mitsubachi-honpo"), ("supervisor", "aoba-city")],
+    ),
+    (
+        "op.suzuki@madoguchi.example",
+        "鈴木 健太",
+        [("operator", "mitsubachi-honpo"), ("operator", "sakura-sonpo")],
+    ),
+    (
+        "op.takahashi@madoguchi.example",
+        "高橋 由美",
+        [("operator", "sakura-sonpo"), ("operator", "aoba-city")],
+    ),
     ("cs@mitsubachi-honpo.example.jp", "蜂谷 さくら", [("client_admin", "mitsubachi-honpo")]),
     ("viewer@sakura-sonpo.example.jp", "桜井 直樹", [("client_viewer", "sakura-sonpo")]),
 ]
@@ -52,4 +61,6 @@ async def load_demo(db: Database, runtime: Runtime, console: Console) -> None:
     # plain echo: a token must not be wrapped across lines by the console
     click.echo(f"  platform_admin {DEMO_STAFF[0][0]}: {admin_token}")
     click.echo(f"  operator       {DEMO_STAFF[3][0]}: {operator_token}")
-    click.echo('  curl -H "Authorization: Bearer <token>" http://127.0.0.1:8000/api/v1/admin/tenants')
+    click.echo(
+        '  curl -H "Authorization: Bearer <token>" http://127.0.0.1:8000/api/v1/admin/tenants'
+    )

@@ -67,8 +67,11 @@ def runtime_of(ctx: click.Context) -> Runtime:
 @click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
 @click.option("--port", default=8000, show_default=True, type=int, help="port to listen on")
 @click.option("--demo", is_flag=True, help="load the example tenants and demo staff first")
-@click.option("--worker/--no-worker", default=None,
-              help="run the job worker in this process (default: on with SQLite)")
+@click.option(
+    "--worker/--no-worker",
+    default=None,
+    help="run the job worker in this process (default: on with SQLite)",
+)
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, demo: bool, worker: bool | None) -> None:
     """Start the web server (migrates SQLite on first run)."""
@@ -257,6 +260,7 @@ def plugins_list(ctx: click.Context, slug: str | None) -> None:
     runtime = runtime_of(ctx)
     rows: dict[str, Any] = {}
     if slug:
+
         async def work(db: Database) -> dict[str, Any]:
             async with db.session() as session:
                 t = await get_tenant(session, slug)
@@ -328,8 +332,9 @@ def _grant_command(grant: bool) -> Any:
         verb = "granted" if grant else "revoked"
         console.print(f"{role}{where} {verb}" if changed else "nothing to change")
 
-    command.__doc__ = ("Grant ROLE to a user" if grant else "Revoke ROLE from a user") + \
-        " (--tenant SLUG for tenant roles)."
+    command.__doc__ = (
+        "Grant ROLE to a user" if grant else "Revoke ROLE from a user"
+    ) + " (--tenant SLUG for tenant roles)."
     return command
 
 
@@ -365,5 +370,3 @@ def token_create(ctx: click.Context, email: str, slug: str | None, days: int | N
 
 def main() -> None:
     cli(prog_name="madoguchi")
-
-

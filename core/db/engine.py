@@ -48,7 +48,9 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self._factory = async_sessionmaker(
-            self.engine, class_=AsyncSession, sync_session_class=TenantSession,
+            self.engine,
+            class_=AsyncSession,
+            sync_session_class=TenantSession,
             expire_on_commit=False,
         )
 

@@ -59,7 +59,9 @@ def _sync_url(url: str) -> sa.URL:
 
 def current_revision(settings: Settings) -> str | None:
     _prepare(settings)
-    engine = sa.create_engine(_sync_url(settings.migration_database_url), poolclass=sa.pool.NullPool)
+    engine = sa.create_engine(
+        _sync_url(settings.migration_database_url), poolclass=sa.pool.NullPool
+    )
     try:
         with engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
@@ -82,18 +84,22 @@ def _grant_app_role(settings: Settings) -> None:
     if role is None:
         return
     quoted = '"' + role.replace('"', '""') + '"'
-    engine = sa.create_engine(_sync_url(settings.migration_database_url), poolclass=sa.pool.NullPool)
+    engine = sa.create_engine(
+        _sync_url(settings.migration_database_url), poolclass=sa.pool.NullPool
+    )
     try:
         with engine.begin() as connection:
             connection.execute(sa.text(f"GRANT USAGE ON SCHEMA public TO {quoted}"))
-            connection.execute(sa.text(
-                f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {quoted}"
-            ))
-            connection.execute(sa.text(
-                f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {quoted}"
-            ))
-            connection.execute(sa.text(
-                f"REVOKE INSERT, UPDATE, DELETE ON alembic_version FROM {quoted}"
-            ))
+            connection.execute(
+                sa.text(
+                    f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {quoted}"
+                )
+            )
+            connection.execute(
+                sa.text(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {quoted}")
+            )
+            connection.execute(
+                sa.text(f"REVOKE INSERT, UPDATE, DELETE ON alembic_version FROM {quoted}")
+            )
     finally:
         engine.dispose()

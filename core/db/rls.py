@@ -18,9 +18,7 @@ POLICY = "tenant_isolation"
 def tenant_predicate(cross_tenant: str | None = None) -> str:
     predicate = "tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::bigint"
     if cross_tenant:
-        predicate = (
-            f"({predicate} OR current_setting('app.cross_tenant', true) = '{cross_tenant}')"
-        )
+        predicate = f"({predicate} OR current_setting('app.cross_tenant', true) = '{cross_tenant}')"
     return predicate
 
 
@@ -30,9 +28,7 @@ def enable_tenant_rls(table: str, cross_tenant: str | None = None) -> None:
     predicate = tenant_predicate(cross_tenant)
     op.execute(f'ALTER TABLE "{table}" ENABLE ROW LEVEL SECURITY')
     op.execute(f'ALTER TABLE "{table}" FORCE ROW LEVEL SECURITY')
-    op.execute(
-        f'CREATE POLICY {POLICY} ON "{table}" USING ({predicate}) WITH CHECK ({predicate})'
-    )
+    op.execute(f'CREATE POLICY {POLICY} ON "{table}" USING ({predicate}) WITH CHECK ({predicate})')
 
 
 def disable_tenant_rls(table: str) -> None:

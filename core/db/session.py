@@ -111,7 +111,10 @@ def _set_database_tenant(session: Session, transaction: Any, connection: sa.Conn
             "SELECT set_config('app.tenant_id', :tenant, true),"
             " set_config('app.cross_tenant', :cross, true)"
         ),
-        {"tenant": str(session_tenant_id(session) or ""), "cross": cross_tenant_reason(session) or ""},
+        {
+            "tenant": str(session_tenant_id(session) or ""),
+            "cross": cross_tenant_reason(session) or "",
+        },
     )
 
 

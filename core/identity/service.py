@@ -102,7 +102,8 @@ async def grant_role(
     existing = (
         await session.exec(
             select(RoleGrant).where(
-                RoleGrant.user_id == user.id, RoleGrant.role == role,
+                RoleGrant.user_id == user.id,
+                RoleGrant.role == role,
                 RoleGrant.tenant_id == tenant_id if tenant_id else RoleGrant.tenant_id.is_(None),  # type: ignore[union-attr]
             )
         )
@@ -129,7 +130,10 @@ async def revoke_role(
 
 
 async def create_token(
-    session: AsyncSession, email: str, *, tenant_slug: str | None = None,
+    session: AsyncSession,
+    email: str,
+    *,
+    tenant_slug: str | None = None,
     expires_days: int | None = None,
 ) -> str:
     """Create an API token and return it; it cannot be shown again."""
@@ -137,10 +141,15 @@ async def create_token(
     tenant_id = await _tenant_id(session, tenant_slug)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     expires = utcnow() + timedelta(days=expires_days) if expires_days else None
-    session.add(ApiToken(
-        user_id=user.id, token_hash=hash_token(token), prefix=token[:12],  # type: ignore[arg-type]
-        tenant_id=tenant_id, expires_at=expires,
-    ))
+    session.add(
+        ApiToken(
+            user_id=user.id,
+            token_hash=hash_token(token),
+            prefix=token[:12],  # type: ignore[arg-type]
+            tenant_id=tenant_id,
+            expires_at=expires,
+        )
+    )
     await session.flush()
     return token
 

@@ -27,17 +27,26 @@ LEASE = timedelta(minutes=10)
 
 def backoff(attempt: int) -> timedelta:
     """Delay before retry number ``attempt`` (1-based): 2 s, 4 s, 8 s ... capped at one hour."""
-    return timedelta(seconds=min(2 ** attempt, 3600))
+    return timedelta(seconds=min(2**attempt, 3600))
 
 
 async def enqueue(
-    db: Database, ctx: TenantContext, kind: str, payload: dict[str, Any] | None = None,
-    *, max_attempts: int = 5, delay: timedelta | None = None,
+    db: Database,
+    ctx: TenantContext,
+    kind: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    max_attempts: int = 5,
+    delay: timedelta | None = None,
 ) -> int:
     """Queue a job for a tenant. Payloads hold ids, never personal values."""
     async with db.session(ctx) as session:
-        job = Job(kind=kind, payload=payload or {}, max_attempts=max_attempts,
-                  run_at=utcnow() + (delay or timedelta()))
+        job = Job(
+            kind=kind,
+            payload=payload or {},
+            max_attempts=max_attempts,
+            run_at=utcnow() + (delay or timedelta()),
+        )
         session.add(job)
         await session.flush()
         assert job.id is not None
@@ -54,7 +63,9 @@ async def claim_next(db: Database, worker: str, kinds: list[str]) -> Job | None:
     async with db.session(cross_tenant=CLAIM) as session:
         if db.dialect == "postgresql":
             candidate = select(Job.id).where(due, Job.kind.in_(kinds))  # type: ignore[attr-defined]
-            candidate = candidate.order_by(Job.run_at, Job.id).limit(1).with_for_update(skip_locked=True)
+            candidate = (
+                candidate.order_by(Job.run_at, Job.id).limit(1).with_for_update(skip_locked=True)
+            )
             job_id = (await session.exec(candidate)).first()
             if job_id is None:
                 return None
@@ -64,14 +75,18 @@ async def claim_next(db: Database, worker: str, kinds: list[str]) -> Job | None:
             job.attempts += 1
             return job
         subquery = (
-            sa.select(Job.id).where(due, Job.kind.in_(kinds))  # type: ignore[attr-defined]
-            .order_by(Job.run_at, Job.id).limit(1).scalar_subquery()
+            sa.select(Job.id)
+            .where(due, Job.kind.in_(kinds))  # type: ignore[attr-defined]
+            .order_by(Job.run_at, Job.id)
+            .limit(1)
+            .scalar_subquery()
         )
         result = await session.exec(  # type: ignore[call-overload]
             sa.update(Job)
             .where(Job.id == subquery, due)
-            .values(status=JobStatus.RUNNING, locked_by=worker, locked_at=now,
-                    attempts=Job.attempts + 1)
+            .values(
+                status=JobStatus.RUNNING, locked_by=worker, locked_at=now, attempts=Job.attempts + 1
+            )
             .returning(Job.id)
             .execution_options(synchronize_session=False)
         )

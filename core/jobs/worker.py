@@ -25,8 +25,9 @@ log = structlog.get_logger("madoguchi.jobs")
 
 
 class Worker:
-    def __init__(self, db: Database, host: PluginHost, *, name: str | None = None,
-                 poll_interval: float = 1.0) -> None:
+    def __init__(
+        self, db: Database, host: PluginHost, *, name: str | None = None, poll_interval: float = 1.0
+    ) -> None:
         self.db = db
         self.handlers: dict[str, JobHandler] = {}
         for handler in host.collect("register_jobs"):
@@ -54,8 +55,10 @@ class Worker:
         handler = self.handlers[job.kind]
         bound = log.bind(job_id=job.id, kind=job.kind, tenant=ctx.slug, attempt=job.attempts)
         try:
-            await handler.run(JobContext(tenant=ctx, job_id=job.id, attempt=job.attempts, db=self.db),
-                              dict(job.payload))
+            await handler.run(
+                JobContext(tenant=ctx, job_id=job.id, attempt=job.attempts, db=self.db),
+                dict(job.payload),
+            )
         except Exception as exc:  # a job's failure must not stop the worker
             # only the exception's type: its message may quote personal data
             status = await retry_or_fail(self.db, job, type(exc).__name__)

@@ -172,7 +172,9 @@ class PluginHost:
         )
 
     @staticmethod
-    def _trace_after(outcome: Any, hook_name: str, impls: list[Any], kwargs: dict[str, Any]) -> None:
+    def _trace_after(
+        outcome: Any, hook_name: str, impls: list[Any], kwargs: dict[str, Any]
+    ) -> None:
         exc = outcome.exception
         if exc is not None:
             log.warning("hook_failed", hook=hook_name, error=type(exc).__name__)

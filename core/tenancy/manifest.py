@@ -45,8 +45,15 @@ COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 HOURS_RE = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d-(?:[01]\d|2[0-4]):[0-5]\d$")
 TENANT_ROLES = ("supervisor", "operator", "client_admin", "client_viewer")
 _KEYS = {
-    "slug", "display_name", "display_name_en", "color", "retention_days", "working_hours",
-    "plugins", "roles", "status",
+    "slug",
+    "display_name",
+    "display_name_en",
+    "color",
+    "retention_days",
+    "working_hours",
+    "plugins",
+    "roles",
+    "status",
 }
 
 
@@ -125,9 +132,16 @@ def parse_manifest(
     plugins = _parse_plugins(source, data.get("plugins", {}), host)
     roles = _parse_roles(source, data.get("roles", {}), host)
     return TenantSpec(
-        slug=slug_value, display_name=display_name, display_name_en=display_name_en.strip(),
-        color=color.lower(), retention_days=retention, working_hours=hours, status=status,
-        plugins=plugins, roles=roles, source=source,
+        slug=slug_value,
+        display_name=display_name,
+        display_name_en=display_name_en.strip(),
+        color=color.lower(),
+        retention_days=retention,
+        working_hours=hours,
+        status=status,
+        plugins=plugins,
+        roles=roles,
+        source=source,
     )
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from litestar.params import FromPath, JSONBody
+from litestar.di import NamedDependency
 from litestar import Controller, Response, get, patch, post
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -21,26 +23,44 @@ __all__ = ["TenantAdminController", "TenantPluginsController", "read_tenant"]
 async def read_tenant(session: AsyncSession, tenant: Tenant) -> TenantRead:
     """A tenant with its plugins (the session is switched to the tenant and back)."""
     await switch_tenant(session, tenant.id)
-    plugins = [PluginState(id=p.plugin_id, enabled=p.enabled, settings=p.settings)
-               for p in await tenant_plugins(session)]
+    plugins = [
+        PluginState(id=p.plugin_id, enabled=p.enabled, settings=p.settings)
+        for p in await tenant_plugins(session)
+    ]
     await switch_tenant(session, None)
     return TenantRead(
-        slug=tenant.slug, display_name=tenant.display_name, display_name_en=tenant.display_name_en,
-        color=tenant.color, status=tenant.status, retention_days=tenant.retention_days,
-        working_hours=tenant.working_hours, roles=dict(tenant.role_templates or {}),
-        plugins=plugins, created_at=tenant.created_at, updated_at=tenant.updated_at,
+        slug=tenant.slug,
+        display_name=tenant.display_name,
+        display_name_en=tenant.display_name_en,
+        color=tenant.color,
+        status=tenant.status,
+        retention_days=tenant.retention_days,
+        working_hours=tenant.working_hours,
+        roles=dict(tenant.role_templates or {}),
+        plugins=plugins,
+        created_at=tenant.created_at,
+        updated_at=tenant.updated_at,
     )
 
 
 def _as_manifest(read: TenantRead) -> dict[str, Any]:
-    data = read.model_dump(include={"slug", "display_name", "display_name_en", "color", "status",
-                                    "retention_days", "working_hours"})
+    data = read.model_dump(
+        include={
+            "slug",
+            "display_name",
+            "display_name_en",
+            "color",
+            "status",
+            "retention_days",
+            "working_hours",
+        }
+    )
     data["plugins"] = {p.id: {"enabled": p.enabled, "settings": p.settings} for p in read.plugins}
     data["roles"] = read.roles
     return data
 
 
-def _body(data: Any) -> dict[str, Any]:
+def _body(data: JSONBody[Any]) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ApiError(400, "The body must be a JSON object.")
     return data
@@ -51,11 +71,16 @@ class TenantAdminController(Controller):
     tags = ["admin"]
 
     @get("/", opt={"permission": "tenant:list"})
-    async def list(self, session: AsyncSession) -> list[TenantRead]:
+    async def list(self, session: NamedDependency[AsyncSession]) -> list[TenantRead]:
         return [await read_tenant(session, t) for t in await list_tenants(session)]
 
     @post("/", opt={"permission": "tenant:create"})
-    async def create(self, data: Any, core: CoreState, session: AsyncSession) -> Response[TenantWriteResult]:
+    async def create(
+        self,
+        data: JSONBody[Any],
+        core: NamedDependency[CoreState],
+        session: NamedDependency[AsyncSession],
+    ) -> Response[TenantWriteResult]:
         spec = parse_manifest(_body(data), core.host)
         if await get_tenant(session, spec.slug) is not None:
             raise ApiError(409, f"Tenant {spec.slug} exists already; use PATCH.", field="slug")
@@ -64,14 +89,20 @@ class TenantAdminController(Controller):
         return Response(await self._result(core, spec.slug, changes[0].changes), status_code=201)
 
     @get("/{slug:str}", opt={"permission": "tenant:read"})
-    async def show(self, slug: str, session: AsyncSession) -> TenantRead:
+    async def show(self, slug: FromPath[str], session: NamedDependency[AsyncSession]) -> TenantRead:
         tenant = await get_tenant(session, slug)
         if tenant is None:
             raise ApiError(404, "No such tenant.")
         return await read_tenant(session, tenant)
 
     @patch("/{slug:str}", opt={"permission": "tenant:update"})
-    async def update(self, slug: str, data: Any, core: CoreState, session: AsyncSession) -> TenantWriteResult:
+    async def update(
+        self,
+        slug: str,
+        data: JSONBody[Any],
+        core: NamedDependency[CoreState],
+        session: NamedDependency[AsyncSession],
+    ) -> TenantWriteResult:
         patch_data = _body(data)
         tenant = await get_tenant(session, slug)
         if tenant is None:
@@ -110,8 +141,11 @@ class TenantPluginsController(Controller):
     tags = ["tenant"]
 
     @get("/", opt={"permission": "plugin:list"})
-    async def list_plugins(self, core: CoreState, session: AsyncSession) -> list[PluginState]:
-        return [PluginState(id=p.plugin_id, enabled=p.enabled, settings=p.settings)
-                for p in await tenant_plugins(session) if p.plugin_id in core.host.manifests]
-
-
+    async def list_plugins(
+        self, core: NamedDependency[CoreState], session: NamedDependency[AsyncSession]
+    ) -> list[PluginState]:
+        return [
+            PluginState(id=p.plugin_id, enabled=p.enabled, settings=p.settings)
+            for p in await tenant_plugins(session)
+            if p.plugin_id in core.host.manifests
+        ]

@@ -89,7 +89,9 @@ async def _apply_one(session: AsyncSession, spec: TenantSpec) -> TenantChange:
             setattr(tenant, name, new)
     config_changed = False
     if (tenant.role_templates or {}) != spec.roles:
-        change.changes.append("roles: " + ", ".join(sorted(spec.roles)) if spec.roles else "roles: defaults")
+        change.changes.append(
+            "roles: " + ", ".join(sorted(spec.roles)) if spec.roles else "roles: defaults"
+        )
         tenant.role_templates = dict(spec.roles)
         config_changed = True
     await session.flush()
@@ -101,20 +103,29 @@ async def _apply_one(session: AsyncSession, spec: TenantSpec) -> TenantChange:
     for plugin_id, choice in sorted(spec.plugins.items()):
         row = rows.get(plugin_id)
         if row is None:
-            session.add(TenantPlugin(plugin_id=plugin_id, enabled=choice.enabled, settings=choice.settings))
-            change.changes.append(f"plugin {plugin_id} {'enabled' if choice.enabled else 'added, disabled'}")
+            session.add(
+                TenantPlugin(plugin_id=plugin_id, enabled=choice.enabled, settings=choice.settings)
+            )
+            change.changes.append(
+                f"plugin {plugin_id} {'enabled' if choice.enabled else 'added, disabled'}"
+            )
             config_changed = True
             if choice.enabled:
                 change.enabled[plugin_id] = choice.settings
             continue
         touched = False
         if row.enabled != choice.enabled:
-            change.changes.append(f"plugin {plugin_id} {'enabled' if choice.enabled else 'disabled'}")
+            change.changes.append(
+                f"plugin {plugin_id} {'enabled' if choice.enabled else 'disabled'}"
+            )
             row.enabled = choice.enabled
             touched = True
         if row.settings != choice.settings:
-            keys = sorted(k for k in set(row.settings) | set(choice.settings)
-                          if row.settings.get(k) != choice.settings.get(k))
+            keys = sorted(
+                k
+                for k in set(row.settings) | set(choice.settings)
+                if row.settings.get(k) != choice.settings.get(k)
+            )
             change.changes.append(f"plugin {plugin_id} settings: {', '.join(keys)}")
             row.settings = dict(choice.settings)
             touched = True
@@ -137,7 +148,9 @@ async def _apply_one(session: AsyncSession, spec: TenantSpec) -> TenantChange:
     return change
 
 
-async def apply_specs(db: Database, host: PluginHost, specs: list[TenantSpec]) -> list[TenantChange]:
+async def apply_specs(
+    db: Database, host: PluginHost, specs: list[TenantSpec]
+) -> list[TenantChange]:
     """Create or update every tenant in ``specs`` in one transaction, then fire hooks."""
     async with db.session() as session:
         changes = [await _apply_one(session, spec) for spec in specs]

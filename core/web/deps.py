@@ -11,7 +11,7 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 from litestar import Request
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.identity.service import Principal
@@ -52,7 +52,7 @@ def provide_core(request: Request[Any, Any, Any]) -> CoreState:
 
 
 async def provide_plugin_settings(
-    request: Request[Any, Any, Any], session: AsyncSession
+    request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]
 ) -> dict[str, Any]:
     """The calling plugin's validated settings for the request's tenant."""
     plugin_id = request.route_handler.opt.get("plugin")
@@ -60,7 +60,9 @@ async def provide_plugin_settings(
         raise RuntimeError("plugin_settings asked for outside a plugin route")
     from sqlmodel import select
 
-    row = (await session.exec(select(TenantPlugin).where(TenantPlugin.plugin_id == plugin_id))).first()
+    row = (
+        await session.exec(select(TenantPlugin).where(TenantPlugin.plugin_id == plugin_id))
+    ).first()
     manifest = core_state(request.app.state).host.manifest(plugin_id)
     return manifest.validate_settings(row.settings if row else {})
 

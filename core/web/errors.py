@@ -20,26 +20,38 @@ __all__ = ["ApiError", "exception_handlers"]
 log = structlog.get_logger("madoguchi.web")
 
 _CODES = {
-    400: "bad_request", 401: "not_authenticated", 403: "forbidden", 404: "not_found",
-    405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
-    422: "invalid", 429: "too_many_requests", 503: "unavailable",
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid",
+    429: "too_many_requests",
+    503: "unavailable",
 }
 
 
 class ApiError(HTTPException):
     """An HTTP error with a machine-readable code and, optionally, the field at fault."""
 
-    def __init__(self, status_code: int, message: str, *, code: str | None = None,
-                 field: str | None = None) -> None:
+    def __init__(
+        self, status_code: int, message: str, *, code: str | None = None, field: str | None = None
+    ) -> None:
         super().__init__(detail=message, status_code=status_code)
         self.code = code or _CODES.get(status_code, "error")
         self.field = field
 
 
-def _body(request: Request[Any, Any, Any], status: int, code: str, message: str,
-          field: str | None = None) -> Response[dict[str, Any]]:
+def _body(
+    request: Request[Any, Any, Any], status: int, code: str, message: str, field: str | None = None
+) -> Response[dict[str, Any]]:
     error: dict[str, Any] = {
-        "status": status, "code": code, "message": message,
+        "status": status,
+        "code": code,
+        "message": message,
         "request_id": request.scope.get("state", {}).get("request_id"),
     }
     if field:
@@ -65,8 +77,12 @@ def _manifest(request: Request[Any, Any, Any], exc: ManifestError) -> Response[d
 
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     log.error("request_failed", error=type(exc).__name__)
-    return _body(request, HTTP_500_INTERNAL_SERVER_ERROR, "internal_error",
-                 "The server could not complete the request.")
+    return _body(
+        request,
+        HTTP_500_INTERNAL_SERVER_ERROR,
+        "internal_error",
+        "The server could not complete the request.",
+    )
 
 
 exception_handlers: dict[type[Exception], Any] = {

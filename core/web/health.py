@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import sqlalchemy as sa
+from litestar.di import NamedDependency
 from litestar import MediaType, Response, get
 
 from core.db.migrate import head_revision
@@ -20,19 +21,27 @@ def healthz() -> dict[str, str]:
 
 
 @get("/readyz", opt={"public": True}, include_in_schema=False)
-async def readyz(core: CoreState) -> Response[dict[str, Any]]:
+async def readyz(core: NamedDependency[CoreState]) -> Response[dict[str, Any]]:
     head = await asyncio.to_thread(head_revision)
     try:
         async with core.db.engine.connect() as connection:
-            current = (await connection.execute(sa.text("SELECT version_num FROM alembic_version"))).scalar()
+            current = (
+                await connection.execute(sa.text("SELECT version_num FROM alembic_version"))
+            ).scalar()
     except Exception as exc:  # any database failure means "not ready", with the reason's kind
         return Response({"status": "unavailable", "database": type(exc).__name__}, status_code=503)
     if current != head:
         return Response(
-            {"status": "unavailable", "database": "ok", "migrations": {"current": current, "head": head}},
+            {
+                "status": "unavailable",
+                "database": "ok",
+                "migrations": {"current": current, "head": head},
+            },
             status_code=503,
         )
-    return Response({"status": "ok", "database": "ok", "migrations": {"current": current, "head": head}})
+    return Response(
+        {"status": "ok", "database": "ok", "migrations": {"current": current, "head": head}}
+    )
 
 
 _HOME = """<!doctype html>
@@ -55,7 +64,7 @@ margin:3rem auto;padding:0 1rem;line-height:1.7;color:#1b1f24}}code{{background:
 
 
 @get("/", opt={"public": True}, include_in_schema=False)
-async def home(core: CoreState) -> Response[str]:
+async def home(core: NamedDependency[CoreState]) -> Response[str]:
     from sqlmodel import func, select
 
     from core.tenancy.models import Tenant

@@ -11,10 +11,14 @@ MANIFEST = PluginManifest(
     settings={
         "numbers": Setting("list[str]", default=[], description="dedicated phone numbers"),
         "incident_name": Setting("str", default="", description="what the hotline is for"),
-        "script": Setting("list[str]", default=["傾聴", "お詫び", "注意喚起"],
-                          description="the call script's steps"),
-        "abandon_target_percent": Setting("float", default=0.0,
-                                          description="abandoned-call target (放棄呼)"),
+        "script": Setting(
+            "list[str]",
+            default=["傾聴", "お詫び", "注意喚起"],
+            description="the call script's steps",
+        ),
+        "abandon_target_percent": Setting(
+            "float", default=0.0, description="abandoned-call target (放棄呼)"
+        ),
     },
     permissions=(
         PermissionSpec("hotline:read", "see the hotline's status and script"),

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from litestar.di import NamedDependency
 from litestar import get
 
 from core import TenantContext
 
 
 @get("/api/v1/t/{tenant:str}/hotline", opt={"permission": "hotline:read"}, tags=["hotline"])
-async def hotline_status(ctx: TenantContext, plugin_settings: dict[str, Any]) -> dict[str, Any]:
+async def hotline_status(
+    ctx: NamedDependency[TenantContext], plugin_settings: NamedDependency[dict[str, Any]]
+) -> dict[str, Any]:
     """The hotline's numbers, purpose and script for the tenant."""
     return {
         "tenant": ctx.slug,

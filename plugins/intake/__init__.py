@@ -9,14 +9,19 @@ MANIFEST = PluginManifest(
     requires_core=">=0.1,<1",
     description="Inquiries from every channel land in the tenant's queues.",
     settings={
-        "channels": Setting("list[str]", default=["web", "email"],
-                            description="enabled channels: web, email, chat, phone"),
-        "inbound_addresses": Setting("list[str]", default=[],
-                                     description="e-mail addresses accepted for this tenant"),
+        "channels": Setting(
+            "list[str]",
+            default=["web", "email"],
+            description="enabled channels: web, email, chat, phone",
+        ),
+        "inbound_addresses": Setting(
+            "list[str]", default=[], description="e-mail addresses accepted for this tenant"
+        ),
         "first_response_minutes": Setting("int", default=60, description="SLA: first response"),
         "resolution_hours": Setting("int", default=72, description="SLA: resolution"),
-        "identity_verification": Setting("bool", default=False,
-                                         description="offer the secure personal-data link"),
+        "identity_verification": Setting(
+            "bool", default=False, description="offer the secure personal-data link"
+        ),
     },
     permissions=(
         PermissionSpec("inquiry:read", "read the tenant's inquiries (masked)"),

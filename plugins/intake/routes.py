@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from litestar.di import NamedDependency
 from litestar import Controller, get
 
 from plugins.intake.services import channel_summary
@@ -14,6 +15,6 @@ class IntakeChannelsController(Controller):
     tags = ["intake"]
 
     @get("/channels", opt={"permission": "intake:configure"})
-    async def channels(self, plugin_settings: dict[str, Any]) -> dict[str, Any]:
+    async def channels(self, plugin_settings: NamedDependency[dict[str, Any]]) -> dict[str, Any]:
         """The tenant's intake channels and SLA targets."""
         return channel_summary(plugin_settings)

@@ -31,6 +31,8 @@ def channel_summary(settings: dict[str, Any]) -> dict[str, Any]:
 def check_channels(ctx: TenantContext, settings: dict[str, Any]) -> None:
     summary = channel_summary(settings)
     if summary["unknown_channels"]:
-        log.warning("intake_unknown_channels", tenant=ctx.slug, channels=summary["unknown_channels"])
+        log.warning(
+            "intake_unknown_channels", tenant=ctx.slug, channels=summary["unknown_channels"]
+        )
     if "email" in summary["channels"] and not summary["inbound_addresses"]:
         log.warning("intake_email_without_address", tenant=ctx.slug)

@@ -9,8 +9,12 @@ MANIFEST = PluginManifest(
     requires_core=">=0.1,<1",
     description="Reports for the client: topics, trends, explicit and latent needs, weak signals.",
     settings={
-        "report_schedule": Setting("str", default="monthly", choices=("weekly", "monthly"),
-                                   description="how often the report is sent"),
+        "report_schedule": Setting(
+            "str",
+            default="monthly",
+            choices=("weekly", "monthly"),
+            description="how often the report is sent",
+        ),
         "report_recipients": Setting("list[str]", default=[], description="client staff e-mails"),
     },
     permissions=(PermissionSpec("report:read", "read the tenant's reports"),),

@@ -15,5 +15,12 @@ def register_routes() -> list[Any]:
 
 @hookimpl
 def register_pages() -> list[PageSpec]:
-    return [PageSpec(path="/voc", title="VOCレポート", title_en="VOC reports",
-                     permission="report:read", plugin_id="voc")]
+    return [
+        PageSpec(
+            path="/voc",
+            title="VOCレポート",
+            title_en="VOC reports",
+            permission="report:read",
+            plugin_id="voc",
+        )
+    ]

@@ -11,7 +11,9 @@ from core.plugins.models import TenantPlugin
 from core.tenancy.context import TenantContext, TenantContextMissing
 
 
-async def test_select_sees_only_own_rows(db: Database, two_tenants: tuple[TenantContext, TenantContext]) -> None:
+async def test_select_sees_only_own_rows(
+    db: Database, two_tenants: tuple[TenantContext, TenantContext]
+) -> None:
     a, b = two_tenants
     async with db.session(a) as s:
         rows = (await s.exec(select(TenantPlugin))).all()
@@ -66,7 +68,10 @@ async def test_insert_without_tenant_id_takes_the_session_tenant(
     async with db.session(a) as s:
         s.add(TenantPlugin(plugin_id="voc"))  # type: ignore[call-arg]
     async with db.session(a) as s:
-        assert {r.plugin_id for r in (await s.exec(select(TenantPlugin))).all()} == {"intake", "voc"}
+        assert {r.plugin_id for r in (await s.exec(select(TenantPlugin))).all()} == {
+            "intake",
+            "voc",
+        }
 
 
 async def test_moving_a_row_to_another_tenant_is_refused(

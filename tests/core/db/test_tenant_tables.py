@@ -47,7 +47,9 @@ postgres_only = pytest.mark.parametrize("engine_kind", ["postgres"])
 
 @postgres_only
 async def test_raw_app_role_connection_without_tenant_sees_no_rows(
-    engine_kind: str, settings: Settings, db: Database,
+    engine_kind: str,
+    settings: Settings,
+    db: Database,
     two_tenants: tuple[TenantContext, TenantContext],
 ) -> None:
     import_builtin_models()
@@ -56,30 +58,52 @@ async def test_raw_app_role_connection_without_tenant_sees_no_rows(
         role = (await connection.execute(sa.text("SELECT current_user"))).scalar()
         assert role == "mdg_app"
         for table in scoped:
-            forced = (await connection.execute(sa.text(
-                "SELECT relrowsecurity AND relforcerowsecurity FROM pg_class WHERE relname=:t"
-            ), {"t": table})).scalar()
+            forced = (
+                await connection.execute(
+                    sa.text(
+                        "SELECT relrowsecurity AND relforcerowsecurity FROM pg_class WHERE relname=:t"
+                    ),
+                    {"t": table},
+                )
+            ).scalar()
             assert forced, f"{table} lacks FORCE ROW LEVEL SECURITY"
-            owner = (await connection.execute(sa.text(
-                "SELECT tableowner FROM pg_tables WHERE tablename=:t"), {"t": table})).scalar()
+            owner = (
+                await connection.execute(
+                    sa.text("SELECT tableowner FROM pg_tables WHERE tablename=:t"), {"t": table}
+                )
+            ).scalar()
             assert owner != role, f"the app role owns {table}"
             count = (await connection.execute(sa.text(f'SELECT count(*) FROM "{table}"'))).scalar()
             assert count == 0, f"{table}: {count} rows visible with no tenant set"
         # with a tenant set, the same raw query sees that tenant's rows only
         a, _ = two_tenants
-        await connection.execute(sa.text("SELECT set_config('app.tenant_id', :t, false)"), {"t": str(a.id)})
-        tenants = (await connection.execute(sa.text("SELECT DISTINCT tenant_id FROM tenant_plugin"))).scalars().all()
+        await connection.execute(
+            sa.text("SELECT set_config('app.tenant_id', :t, false)"), {"t": str(a.id)}
+        )
+        tenants = (
+            (await connection.execute(sa.text("SELECT DISTINCT tenant_id FROM tenant_plugin")))
+            .scalars()
+            .all()
+        )
         assert tenants == [a.id]
 
 
 @postgres_only
 async def test_raw_insert_for_another_tenant_is_rejected_by_the_database(
-    engine_kind: str, db: Database, two_tenants: tuple[TenantContext, TenantContext],
+    engine_kind: str,
+    db: Database,
+    two_tenants: tuple[TenantContext, TenantContext],
 ) -> None:
     a, b = two_tenants
     async with db.engine.connect() as connection:
-        await connection.execute(sa.text("SELECT set_config('app.tenant_id', :t, false)"), {"t": str(a.id)})
+        await connection.execute(
+            sa.text("SELECT set_config('app.tenant_id', :t, false)"), {"t": str(a.id)}
+        )
         with pytest.raises(sa.exc.DBAPIError, match="row-level security"):
-            await connection.execute(sa.text(
-                "INSERT INTO tenant_plugin (tenant_id, plugin_id, enabled, settings, updated_at)"
-                " VALUES (:t, 'voc', true, '{}', now())"), {"t": b.id})
+            await connection.execute(
+                sa.text(
+                    "INSERT INTO tenant_plugin (tenant_id, plugin_id, enabled, settings, updated_at)"
+                    " VALUES (:t, 'voc', true, '{}', now())"
+                ),
+                {"t": b.id},
+            )

@@ -1,0 +1,25 @@
+from typing import Any
+
+from litestar.di import NamedDependency
+from litestar import get
+
+from core import TenantContext, hookimpl
+
+ONBOARDED: list[str] = []
+
+
+@get("/api/v1/t/{tenant:str}/sample/greeting", opt={"permission": "greeting:read"})
+async def greeting(
+    ctx: NamedDependency[TenantContext], plugin_settings: NamedDependency[dict[str, Any]]
+) -> dict[str, str]:
+    return {"greeting": f"{plugin_settings['greeting']} ({ctx.display_name})"}
+
+
+@hookimpl
+def register_routes() -> list[Any]:
+    return [greeting]
+
+
+@hookimpl
+def on_tenant_onboarded(ctx: TenantContext) -> None:
+    ONBOARDED.append(ctx.slug)

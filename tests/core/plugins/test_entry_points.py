@@ -1,0 +1,91 @@
+"""A plugin installed as its own distribution is found, enabled for one tenant, and works
+there only, without any change to the core."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from core.app import create_app
+from core.db.engine import Database
+from core.plugins.host import PluginHost
+from core.settings import Settings
+from tests.conftest import make_tenant, make_token
+
+SAMPLE = Path(__file__).parent / "sample_dist"
+
+
+@pytest.fixture(scope="module")
+def installed_sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    target = tmp_path_factory.mktemp("site")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--target",
+            str(target),
+            str(SAMPLE),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    assert list(target.glob("madoguchi_sample_plugin-1.2.0.dist-info"))
+    sys.path.insert(0, str(target))
+    try:
+        yield target
+    finally:
+        sys.path.remove(str(target))
+        for name in [m for m in sys.modules if m.startswith("madoguchi_sample")]:
+            del sys.modules[name]
+
+
+def host_with_entry_points() -> PluginHost:
+    host = PluginHost()
+    host.load_builtins()
+    assert host.load_entry_points() == ["sample"]
+    host.check()
+    return host
+
+
+def test_entry_point_plugin_is_discovered(installed_sample: Path) -> None:
+    host = host_with_entry_points()
+    assert host.manifest("sample").version == "1.2.0"
+    assert "greeting:read" in {p.name for p in host.permissions()}
+
+
+async def test_entry_point_plugin_serves_only_the_tenant_that_enabled_it(
+    installed_sample: Path, settings: Settings, db: Database
+) -> None:
+    host = host_with_entry_points()
+    from madoguchi_sample import hooks  # type: ignore[import-not-found]
+
+    hooks.ONBOARDED.clear()
+
+    await make_tenant(
+        db,
+        host,
+        "greets",
+        {"sample": {"settings": {"greeting": "ようこそ"}}},
+        display_name="挨拶商事",
+    )
+    await make_tenant(db, host, "silent", {})
+    assert hooks.ONBOARDED == ["greets"]  # not "silent"
+    headers = await make_token(db, "op@example.jp", ("operator", "greets"), ("operator", "silent"))
+    async with AsyncTestClient(app=create_app(settings, host=host)) as client:
+        ok = await client.get("/api/v1/t/greets/sample/greeting", headers=headers)
+        assert ok.status_code == 200
+        assert ok.json() == {"greeting": "ようこそ (挨拶商事)"}
+        off = await client.get("/api/v1/t/silent/sample/greeting", headers=headers)
+        assert off.status_code == 404
