@@ -98,7 +98,7 @@ class TenantAdminController(Controller):
     @patch("/{slug:str}", opt={"permission": "tenant:update"})
     async def update(
         self,
-        slug: str,
+        slug: FromPath[str],
         data: JSONBody[Any],
         core: NamedDependency[CoreState],
         session: NamedDependency[AsyncSession],
