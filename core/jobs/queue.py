@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import col, select
 
 from core.db.base import utcnow
 from core.db.engine import Database
@@ -42,6 +42,7 @@ async def enqueue(
     """Queue a job for a tenant. Payloads hold ids, never personal values."""
     async with db.session(ctx) as session:
         job = Job(
+            tenant_id=ctx.id,
             kind=kind,
             payload=payload or {},
             max_attempts=max_attempts,
@@ -57,14 +58,18 @@ async def claim_next(db: Database, worker: str, kinds: list[str]) -> Job | None:
     """Take the oldest due job of the given kinds for ``worker``, or None."""
     now = utcnow()
     due = sa.or_(
-        sa.and_(Job.status == JobStatus.QUEUED, Job.run_at <= now),
-        sa.and_(Job.status == JobStatus.RUNNING, Job.locked_at < now - LEASE),  # a dead worker's
+        sa.and_(col(Job.status) == JobStatus.QUEUED, col(Job.run_at) <= now),
+        sa.and_(
+            col(Job.status) == JobStatus.RUNNING, col(Job.locked_at) < now - LEASE
+        ),  # a dead worker's
     )
     async with db.session(cross_tenant=CLAIM) as session:
         if db.dialect == "postgresql":
-            candidate = select(Job.id).where(due, Job.kind.in_(kinds))  # type: ignore[attr-defined]
+            candidate = select(col(Job.id)).where(due, col(Job.kind).in_(kinds))
             candidate = (
-                candidate.order_by(Job.run_at, Job.id).limit(1).with_for_update(skip_locked=True)
+                candidate.order_by(col(Job.run_at), col(Job.id))
+                .limit(1)
+                .with_for_update(skip_locked=True)
             )
             job_id = (await session.exec(candidate)).first()
             if job_id is None:
@@ -75,19 +80,22 @@ async def claim_next(db: Database, worker: str, kinds: list[str]) -> Job | None:
             job.attempts += 1
             return job
         subquery = (
-            sa.select(Job.id)
-            .where(due, Job.kind.in_(kinds))  # type: ignore[attr-defined]
-            .order_by(Job.run_at, Job.id)
+            sa.select(col(Job.id))
+            .where(due, col(Job.kind).in_(kinds))
+            .order_by(col(Job.run_at), col(Job.id))
             .limit(1)
             .scalar_subquery()
         )
-        result = await session.exec(  # type: ignore[call-overload]
+        result = await session.exec(
             sa.update(Job)
-            .where(Job.id == subquery, due)
+            .where(col(Job.id) == subquery, due)
             .values(
-                status=JobStatus.RUNNING, locked_by=worker, locked_at=now, attempts=Job.attempts + 1
+                status=JobStatus.RUNNING,
+                locked_by=worker,
+                locked_at=now,
+                attempts=col(Job.attempts) + 1,
             )
-            .returning(Job.id)
+            .returning(col(Job.id))
             .execution_options(synchronize_session=False)
         )
         job_id = result.scalar()

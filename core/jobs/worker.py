@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 
@@ -77,8 +78,6 @@ class Worker:
                 log.error("worker_error", error=type(exc).__name__)
                 ran = False
             if not ran:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), timeout=self.poll_interval)
-                except TimeoutError:
-                    pass
         log.info("worker_stopped", worker=self.name)

@@ -63,7 +63,7 @@ class Setting:
             raise SettingsError(name, f"expected {self.type}, got bool")
         if not isinstance(value, allowed):
             raise SettingsError(name, f"expected {self.type}, got {type(value).__name__}")
-        if self.type == "list[str]" and not all(isinstance(v, str) for v in value):
+        if isinstance(value, list) and not all(isinstance(v, str) for v in value):
             raise SettingsError(name, "expected a list of strings")
         if self.choices is not None and value not in self.choices:
             raise SettingsError(name, f"must be one of {', '.join(map(str, self.choices))}")

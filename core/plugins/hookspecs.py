@@ -1,3 +1,4 @@
+# mypy: disable-error-code="empty-body"
 """Every hook a plugin can implement.
 
 Families, as datasette and pytest group them:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -161,7 +161,9 @@ class PluginHost:
     # -- tracing (MADOGUCHI_TRACE_HOOKS=1) -------------------------------------------------
 
     @staticmethod
-    def _trace_before(hook_name: str, impls: list[Any], kwargs: dict[str, Any]) -> None:
+    def _trace_before(
+        hook_name: str, impls: Sequence[pluggy.HookImpl], kwargs: Mapping[str, Any]
+    ) -> None:
         ctx = kwargs.get("ctx")
         log.info(
             "hook_called",
@@ -173,7 +175,10 @@ class PluginHost:
 
     @staticmethod
     def _trace_after(
-        outcome: Any, hook_name: str, impls: list[Any], kwargs: dict[str, Any]
+        outcome: pluggy.Result[Any],
+        hook_name: str,
+        impls: Sequence[pluggy.HookImpl],
+        kwargs: Mapping[str, Any],
     ) -> None:
         exc = outcome.exception
         if exc is not None:

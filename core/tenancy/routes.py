@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar.params import FromPath, JSONBody
-from litestar.di import NamedDependency
 from litestar import Controller, Response, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.db.session import switch_tenant
@@ -68,10 +68,10 @@ def _body(data: JSONBody[Any]) -> dict[str, Any]:
 
 class TenantAdminController(Controller):
     path = "/api/v1/admin/tenants"
-    tags = ["admin"]
+    tags = ("admin",)
 
     @get("/", opt={"permission": "tenant:list"})
-    async def list(self, session: NamedDependency[AsyncSession]) -> list[TenantRead]:
+    async def index(self, session: NamedDependency[AsyncSession]) -> list[TenantRead]:
         return [await read_tenant(session, t) for t in await list_tenants(session)]
 
     @post("/", opt={"permission": "tenant:create"})
@@ -138,7 +138,7 @@ class TenantAdminController(Controller):
 
 class TenantPluginsController(Controller):
     path = "/api/v1/t/{tenant:str}/plugins"
-    tags = ["tenant"]
+    tags = ("tenant",)
 
     @get("/", opt={"permission": "plugin:list"})
     async def list_plugins(

@@ -104,7 +104,12 @@ async def _apply_one(session: AsyncSession, spec: TenantSpec) -> TenantChange:
         row = rows.get(plugin_id)
         if row is None:
             session.add(
-                TenantPlugin(plugin_id=plugin_id, enabled=choice.enabled, settings=choice.settings)
+                TenantPlugin(
+                    tenant_id=ctx.id,
+                    plugin_id=plugin_id,
+                    enabled=choice.enabled,
+                    settings=choice.settings,
+                )
             )
             change.changes.append(
                 f"plugin {plugin_id} {'enabled' if choice.enabled else 'added, disabled'}"

@@ -6,8 +6,8 @@ import asyncio
 from typing import Any
 
 import sqlalchemy as sa
-from litestar.di import NamedDependency
 from litestar import MediaType, Response, get
+from litestar.di import NamedDependency
 
 from core.db.migrate import head_revision
 from core.web.state import CoreState

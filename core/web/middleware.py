@@ -24,7 +24,7 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
         headers = dict(scope.get("headers") or [])
         given = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = given if _SAFE_ID.match(given) else uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id  # type: ignore[typeddict-unknown-key]
+        scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
@@ -44,7 +44,7 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
         finally:
             log.info(
                 "request_finished",
-                method=scope["method"],
+                method=scope.get("method"),
                 path=scope["path"],  # never the query string
                 status=status["code"],
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),

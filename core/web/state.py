@@ -34,7 +34,8 @@ class CoreState:
 
 
 def core_state(app_state: Any) -> CoreState:
-    return app_state.core  # type: ignore[no-any-return]
+    core: CoreState = app_state.core
+    return core
 
 
 def request_principal(state: dict[str, Any]) -> Principal | None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar.di import NamedDependency
 from litestar import get
+from litestar.di import NamedDependency
 
 from core import TenantContext
 

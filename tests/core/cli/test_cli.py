@@ -68,11 +68,19 @@ def test_users_grants_and_tokens(invoke) -> None:  # type: ignore[no-untyped-def
     invoke("tenant", "apply", str(SHIPPED))
     assert invoke("user", "create", "Op@Example.jp").exit_code == 0
     assert invoke("user", "create", "op@example.jp").exit_code != 0  # exists already
-    assert "granted" in invoke("user", "grant", "op@example.jp", "operator", "--tenant", "aoba-city").output
-    assert invoke("user", "grant", "op@example.jp", "operator").exit_code != 0  # tenant role needs --tenant
+    assert (
+        "granted"
+        in invoke("user", "grant", "op@example.jp", "operator", "--tenant", "aoba-city").output
+    )
+    assert (
+        invoke("user", "grant", "op@example.jp", "operator").exit_code != 0
+    )  # tenant role needs --tenant
     token = invoke("token", "create", "op@example.jp", "--expires", "3").output.strip()
     assert token.startswith("mdg_") and len(token) > 40
-    assert "revoked" in invoke("user", "revoke", "op@example.jp", "operator", "--tenant", "aoba-city").output
+    assert (
+        "revoked"
+        in invoke("user", "revoke", "op@example.jp", "operator", "--tenant", "aoba-city").output
+    )
 
 
 def test_db_current_reports_head(invoke) -> None:  # type: ignore[no-untyped-def]

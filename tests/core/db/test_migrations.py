@@ -38,7 +38,9 @@ def test_upgrade_to_head_and_down_to_base(empty_settings: Settings) -> None:
     assert migrate.current_revision(empty_settings) is None
     migrate.upgrade(empty_settings)
     assert migrate.current_revision(empty_settings) == migrate.head_revision()
-    assert {"tenant", "tenant_plugin", "job", "user_account", "role_grant", "api_token"} <= _tables(empty_settings)
+    assert {"tenant", "tenant_plugin", "job", "user_account", "role_grant", "api_token"} <= _tables(
+        empty_settings
+    )
     migrate.downgrade(empty_settings, "base")
     assert migrate.current_revision(empty_settings) is None
     assert _tables(empty_settings) == set()
@@ -47,7 +49,11 @@ def test_upgrade_to_head_and_down_to_base(empty_settings: Settings) -> None:
 
 
 def test_migration_files_are_date_prefixed() -> None:
-    files = sorted(p.name for p in (migrate.MIGRATIONS_DIR / "versions").glob("*.py") if p.name != "__init__.py")
+    files = sorted(
+        p.name
+        for p in (migrate.MIGRATIONS_DIR / "versions").glob("*.py")
+        if p.name != "__init__.py"
+    )
     assert files
     for name in files:
         assert name[:11].count("-") == 2 and name[10] == "_", name

@@ -125,7 +125,9 @@ async def test_concurrent_workers_never_claim_the_same_job(db: Database, host: P
     assert len(set(claimed)) == 40
 
 
-async def test_job_of_unknown_kind_is_left_for_a_worker_that_knows_it(db: Database, host: PluginHost) -> None:
+async def test_job_of_unknown_kind_is_left_for_a_worker_that_knows_it(
+    db: Database, host: PluginHost
+) -> None:
     ctx = await make_tenant(db, host, "other-kind", {})
     await enqueue(db, ctx, "someone-else.job", {})
     assert not await Worker(db, job_host()[0]).run_once()

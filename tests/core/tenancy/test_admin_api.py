@@ -37,8 +37,10 @@ async def test_admin_creates_lists_shows_and_patches_a_tenant(app: Any, db: Data
 
     patched = await app.patch(
         "/api/v1/admin/tenants/kaede-denki",
-        json={"display_name": "かえで電機", "plugins": {"voc": {"enabled": True},
-                                                     "intake": {"settings": {"resolution_hours": 24}}}},
+        json={
+            "display_name": "かえで電機",
+            "plugins": {"voc": {"enabled": True}, "intake": {"settings": {"resolution_hours": 24}}},
+        },
         headers=headers,
     )
     assert patched.status_code == 200, patched.text
@@ -49,21 +51,27 @@ async def test_admin_creates_lists_shows_and_patches_a_tenant(app: Any, db: Data
     assert plugins["intake"]["settings"]["resolution_hours"] == 24
     assert plugins["intake"]["settings"]["channels"] == ["web", "chat"]  # kept
 
-    again = await app.patch("/api/v1/admin/tenants/kaede-denki", json={"display_name": "かえで電機"},
-                            headers=headers)
+    again = await app.patch(
+        "/api/v1/admin/tenants/kaede-denki", json={"display_name": "かえで電機"}, headers=headers
+    )
     assert again.json()["changes"] == []
 
     shown = await app.get("/api/v1/admin/tenants/kaede-denki", headers=headers)
     assert shown.json()["display_name"] == "かえで電機"
 
 
-async def test_invalid_tenant_is_refused_with_the_field_and_nothing_stored(app: Any, db: Database) -> None:
+async def test_invalid_tenant_is_refused_with_the_field_and_nothing_stored(
+    app: Any, db: Database
+) -> None:
     headers = await admin_headers(db)
     cases = [
         ({**NEW, "slug": "Bad Slug"}, "slug"),
         ({**NEW, "color": "red"}, "color"),
         ({**NEW, "plugins": {"nosuch": {}}}, "plugins.nosuch"),
-        ({**NEW, "plugins": {"intake": {"settings": {"channels": "web"}}}}, "plugins.intake.settings.channels"),
+        (
+            {**NEW, "plugins": {"intake": {"settings": {"channels": "web"}}}},
+            "plugins.intake.settings.channels",
+        ),
         ({**NEW, "roles": {"operator": ["tenant:fly"]}}, "roles.operator"),
         ({**NEW, "surprise": 1}, "surprise"),
         ({k: v for k, v in NEW.items() if k != "display_name"}, "display_name"),
@@ -78,8 +86,11 @@ async def test_invalid_tenant_is_refused_with_the_field_and_nothing_stored(app: 
 
 async def test_malformed_and_conflicting_requests(app: Any, db: Database) -> None:
     headers = await admin_headers(db)
-    broken = await app.post("/api/v1/admin/tenants", content=b"{not json",
-                            headers={**headers, "content-type": "application/json"})
+    broken = await app.post(
+        "/api/v1/admin/tenants",
+        content=b"{not json",
+        headers={**headers, "content-type": "application/json"},
+    )
     assert broken.status_code == 400
     assert broken.json()["error"]["code"] == "bad_request"
     not_object = await app.post("/api/v1/admin/tenants", json=[1, 2], headers=headers)
@@ -87,12 +98,17 @@ async def test_malformed_and_conflicting_requests(app: Any, db: Database) -> Non
     assert (await app.post("/api/v1/admin/tenants", json=NEW, headers=headers)).status_code == 201
     duplicate = await app.post("/api/v1/admin/tenants", json=NEW, headers=headers)
     assert duplicate.status_code == 409
-    rename = await app.patch("/api/v1/admin/tenants/kaede-denki", json={"slug": "other"}, headers=headers)
+    rename = await app.patch(
+        "/api/v1/admin/tenants/kaede-denki", json={"slug": "other"}, headers=headers
+    )
     assert rename.status_code == 422
     missing = await app.get("/api/v1/admin/tenants/nosuch", headers=headers)
     assert missing.status_code == 404
-    huge = await app.post("/api/v1/admin/tenants", content=b"{" + b" " * (2 * 1024 * 1024) + b"}",
-                          headers={**headers, "content-type": "application/json"})
+    huge = await app.post(
+        "/api/v1/admin/tenants",
+        content=b"{" + b" " * (2 * 1024 * 1024) + b"}",
+        headers={**headers, "content-type": "application/json"},
+    )
     assert huge.status_code == 413
 
 
@@ -109,7 +125,9 @@ async def test_only_platform_admin_may_manage_tenants(app: Any, db: Database, ho
     assert (await app.post("/api/v1/admin/tenants", json=NEW, headers=officer)).status_code == 403
 
 
-async def test_tenant_routes_404_for_strangers_and_disabled_plugins(app: Any, db: Database, host: Any) -> None:
+async def test_tenant_routes_404_for_strangers_and_disabled_plugins(
+    app: Any, db: Database, host: Any
+) -> None:
     await make_tenant(db, host, "alpha", {"intake": {}, "hotline": {"enabled": False}})
     await make_tenant(db, host, "beta", {"hotline": {}})
     alpha_op = await make_token(db, "a@example.jp", ("operator", "alpha"))
@@ -118,17 +136,22 @@ async def test_tenant_routes_404_for_strangers_and_disabled_plugins(app: Any, db
     for path in ("/api/v1/t/beta/hotline", "/api/v1/t/beta/plugins", "/api/v1/t/nosuch/plugins"):
         response = await app.get(path, headers=alpha_op)
         assert response.status_code == 404, path
-    assert (await app.get("/api/v1/t/alpha/hotline", headers=alpha_op)).status_code == 404  # disabled
+    assert (
+        await app.get("/api/v1/t/alpha/hotline", headers=alpha_op)
+    ).status_code == 404  # disabled
     admin = await admin_headers(db)
     # a platform admin is no member of a tenant: tenant data stays out of reach
     assert (await app.get("/api/v1/t/alpha/plugins", headers=admin)).status_code == 404
 
 
-async def test_token_bound_to_one_tenant_cannot_act_in_another(app: Any, db: Database, host: Any) -> None:
+async def test_token_bound_to_one_tenant_cannot_act_in_another(
+    app: Any, db: Database, host: Any
+) -> None:
     await make_tenant(db, host, "one", {"intake": {}})
     await make_tenant(db, host, "two", {"intake": {}})
-    headers = await make_token(db, "both@example.jp", ("operator", "one"), ("operator", "two"),
-                               token_tenant="one")
+    headers = await make_token(
+        db, "both@example.jp", ("operator", "one"), ("operator", "two"), token_tenant="one"
+    )
     assert (await app.get("/api/v1/t/one/plugins", headers=headers)).status_code == 200
     assert (await app.get("/api/v1/t/two/plugins", headers=headers)).status_code == 404
 

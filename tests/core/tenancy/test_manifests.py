@@ -39,20 +39,31 @@ async def test_shipped_examples_apply_and_differ_in_plugins(db: Database, host: 
 async def test_apply_twice_changes_nothing_the_second_time(db: Database, host: PluginHost) -> None:
     await apply_specs(db, host, load_manifests(SHIPPED, host))
     async with db.session() as s:
-        before = {t.slug: (t.updated_at, t.config_version) for t in (await s.exec(select(Tenant))).all()}
+        before = {
+            t.slug: (t.updated_at, t.config_version) for t in (await s.exec(select(Tenant))).all()
+        }
     second = await apply_specs(db, host, load_manifests(SHIPPED, host))
     assert [c.changes for c in second] == [[] for _ in second]
     async with db.session() as s:
-        after = {t.slug: (t.updated_at, t.config_version) for t in (await s.exec(select(Tenant))).all()}
+        after = {
+            t.slug: (t.updated_at, t.config_version) for t in (await s.exec(select(Tenant))).all()
+        }
     assert after == before
 
 
-async def test_changed_manifest_reports_what_changed(db: Database, host: PluginHost, tmp_path: Path) -> None:
+async def test_changed_manifest_reports_what_changed(
+    db: Database, host: PluginHost, tmp_path: Path
+) -> None:
     file = tmp_path / "hato-bus.toml"
-    file.write_text('display_name = "はとバス"\n[plugins.intake]\nenabled = true\n', encoding="utf-8")
+    file.write_text(
+        'display_name = "はとバス"\n[plugins.intake]\nenabled = true\n', encoding="utf-8"
+    )
     await apply_specs(db, host, load_manifests(file, host))
-    file.write_text('display_name = "はとバス株式会社"\n[plugins.voc]\nenabled = true\n'
-                    '[plugins.voc.settings]\nreport_schedule = "weekly"\n', encoding="utf-8")
+    file.write_text(
+        'display_name = "はとバス株式会社"\n[plugins.voc]\nenabled = true\n'
+        '[plugins.voc.settings]\nreport_schedule = "weekly"\n',
+        encoding="utf-8",
+    )
     [change] = await apply_specs(db, host, load_manifests(file, host))
     assert "display_name: 'はとバス' -> 'はとバス株式会社'" in change.changes
     assert "plugin voc enabled" in change.changes
@@ -65,13 +76,15 @@ async def test_changed_manifest_reports_what_changed(db: Database, host: PluginH
     ("text", "field"),
     [
         ('display_name = "x"\ncolor = "blue"\n', "color"),
-        ('display_name = "x"\n[plugins.voc.settings]\nreport_schedule = "daily"\n',
-         "plugins.voc.settings.report_schedule"),
+        (
+            'display_name = "x"\n[plugins.voc.settings]\nreport_schedule = "daily"\n',
+            "plugins.voc.settings.report_schedule",
+        ),
         ('display_name = "x"\n[plugins.unknown]\n', "plugins.unknown"),
         ('display_name = "x"\n[roles]\nboss = ["plugin:list"]\n', "roles.boss"),
         ('display_name = "x"\nretention_days = "long"\n', "retention_days"),
         ('display_name = "x"\nslug = "another"\n', "slug"),
-        ('display_name = \n', "-"),
+        ("display_name = \n", "-"),
     ],
 )
 async def test_broken_manifest_changes_nothing(

@@ -1,7 +1,7 @@
 from typing import Any
 
-from litestar.di import NamedDependency
 from litestar import get
+from litestar.di import NamedDependency
 
 from core import TenantContext, hookimpl
 
