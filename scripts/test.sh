@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Quick start 2: install the test tools and a throw-away PostgreSQL 15 (Debian packages, when
+# missing), then lint, type-check and run the whole suite on SQLite and PostgreSQL.
+# Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/_venv.sh
+ensure_venv test
+
+pgdir=$(mktemp -d "${TMPDIR:-/tmp}/madoguchi-pg.XXXXXX")
+trap 'scripts/pg.sh stop "$pgdir"' EXIT
+MADOGUCHI_TEST_PG_URL=$(scripts/pg.sh start "$pgdir")
+export MADOGUCHI_TEST_PG_URL
+echo "PostgreSQL for the tests: $MADOGUCHI_TEST_PG_URL"
+
+echo "== ruff"
+.venv/bin/ruff check core plugins tests migrations
+.venv/bin/ruff format --check core plugins tests migrations
+echo "== mypy"
+.venv/bin/mypy
+echo "== pytest"
+.venv/bin/pytest "$@"
