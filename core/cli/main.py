@@ -370,3 +370,7 @@ def token_create(ctx: click.Context, email: str, slug: str | None, days: int | N
 
 def main() -> None:
     cli(prog_name="madoguchi")
+
+
+if __name__ == "__main__":
+    main()

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import structlog
@@ -53,7 +54,8 @@ def _body(
         "status": status,
         "code": code,
         "message": message,
-        "request_id": request.scope.get("state", {}).get("request_id"),
+        # routing errors (404/405) happen before the request-id middleware runs
+        "request_id": request.scope.get("state", {}).get("request_id") or uuid.uuid4().hex,
     }
     if field:
         error["field"] = field

@@ -3,6 +3,7 @@ there only, without any change to the core."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -89,3 +90,17 @@ async def test_entry_point_plugin_serves_only_the_tenant_that_enabled_it(
         assert ok.json() == {"greeting": "ようこそ (挨拶商事)"}
         off = await client.get("/api/v1/t/silent/sample/greeting", headers=headers)
         assert off.status_code == 404
+
+
+def test_entry_point_plugin_adds_a_cli_command(installed_sample: Path, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MADOGUCHI_")}
+    env.update(PYTHONPATH=str(installed_sample), MADOGUCHI_HOME=str(tmp_path))
+    command = [sys.executable, "-m", "core.cli.main"]
+    listed = subprocess.run(
+        [*command, "--help"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert "sample-greet" in listed.stdout, listed.stderr
+    greeted = subprocess.run(
+        [*command, "sample-greet"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert greeted.stdout.strip() == "いらっしゃいませ"

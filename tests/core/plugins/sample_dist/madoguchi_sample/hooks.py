@@ -1,5 +1,6 @@
 from typing import Any
 
+import click
 from litestar import get
 from litestar.di import NamedDependency
 
@@ -23,3 +24,14 @@ def register_routes() -> list[Any]:
 @hookimpl
 def on_tenant_onboarded(ctx: TenantContext) -> None:
     ONBOARDED.append(ctx.slug)
+
+
+@click.command("sample-greet")
+def greet() -> None:
+    """Print the default greeting."""
+    click.echo("いらっしゃいませ")
+
+
+@hookimpl
+def register_cli_commands() -> list[click.Command]:
+    return [greet]
