@@ -226,8 +226,7 @@ def tenant_show(ctx: click.Context, slug: str) -> None:
     """Show one tenant's configuration as JSON."""
     import json
 
-    from core.tenancy.routes import read_tenant
-    from core.tenancy.service import get_tenant
+    from core.tenancy.service import get_tenant, read_tenant
 
     runtime = runtime_of(ctx)
 

@@ -9,38 +9,19 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.db.session import switch_tenant
 from core.tenancy.manifest import parse_manifest
-from core.tenancy.models import Tenant
 from core.tenancy.schemas import PluginState, TenantRead, TenantWriteResult
-from core.tenancy.service import apply_specs, get_tenant, list_tenants, tenant_plugins
+from core.tenancy.service import (
+    apply_specs,
+    get_tenant,
+    list_tenants,
+    read_tenant,
+    tenant_plugins,
+)
 from core.web.errors import ApiError
 from core.web.state import CoreState
 
-__all__ = ["TenantAdminController", "TenantPluginsController", "read_tenant"]
-
-
-async def read_tenant(session: AsyncSession, tenant: Tenant) -> TenantRead:
-    """A tenant with its plugins (the session is switched to the tenant and back)."""
-    await switch_tenant(session, tenant.id)
-    plugins = [
-        PluginState(id=p.plugin_id, enabled=p.enabled, settings=p.settings)
-        for p in await tenant_plugins(session)
-    ]
-    await switch_tenant(session, None)
-    return TenantRead(
-        slug=tenant.slug,
-        display_name=tenant.display_name,
-        display_name_en=tenant.display_name_en,
-        color=tenant.color,
-        status=tenant.status,
-        retention_days=tenant.retention_days,
-        working_hours=tenant.working_hours,
-        roles=dict(tenant.role_templates or {}),
-        plugins=plugins,
-        created_at=tenant.created_at,
-        updated_at=tenant.updated_at,
-    )
+__all__ = ["TenantAdminController", "TenantPluginsController"]
 
 
 def _as_manifest(read: TenantRead) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from core.plugins.models import TenantPlugin
 from core.tenancy.context import TenantContext
 from core.tenancy.manifest import TenantSpec
 from core.tenancy.models import Tenant
+from core.tenancy.schemas import PluginState, TenantRead
 
 __all__ = [
     "TenantChange",
@@ -28,6 +29,7 @@ __all__ = [
     "enabled_plugins",
     "get_tenant",
     "list_tenants",
+    "read_tenant",
     "tenant_plugins",
 ]
 
@@ -170,3 +172,26 @@ async def apply_specs(
         for plugin_id, settings in change.enabled.items():
             relay.on_plugin_enabled(ctx=change.context, plugin_id=plugin_id, settings=settings)
     return changes
+
+
+async def read_tenant(session: AsyncSession, tenant: Tenant) -> TenantRead:
+    """A tenant with its plugins (the session is switched to the tenant and back)."""
+    await switch_tenant(session, tenant.id)
+    plugins = [
+        PluginState(id=p.plugin_id, enabled=p.enabled, settings=p.settings)
+        for p in await tenant_plugins(session)
+    ]
+    await switch_tenant(session, None)
+    return TenantRead(
+        slug=tenant.slug,
+        display_name=tenant.display_name,
+        display_name_en=tenant.display_name_en,
+        color=tenant.color,
+        status=tenant.status,
+        retention_days=tenant.retention_days,
+        working_hours=tenant.working_hours,
+        roles=dict(tenant.role_templates or {}),
+        plugins=plugins,
+        created_at=tenant.created_at,
+        updated_at=tenant.updated_at,
+    )
