@@ -9,11 +9,16 @@ from contextlib import asynccontextmanager
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 
+from core.audit.routes import AccessLogController
 from core.authz.policy import Authorizer
 from core.db.engine import Database
+from core.identity.routes import AuthController
 from core.jobs.worker import Worker
+from core.pii.keyring import KeyRing
+from core.pii.routes import CustomerController
 from core.plugins.host import PluginHost
 from core.plugins.routes import plugin_routers
+from core.security.routes import ExportController, SecurityAdminController
 from core.settings import Settings, load_settings
 from core.tenancy.routes import TenantAdminController, TenantPluginsController
 from core.version import __version__
@@ -56,6 +61,7 @@ def _check_route_permissions(app: Litestar, schema_path: str) -> None:
             if (
                 "permission" not in handler.opt
                 and "public" not in handler.opt
+                and "authenticated" not in handler.opt
                 and (
                     handler.handler_name == "options_handler"
                     or route.path == schema_path
@@ -77,7 +83,11 @@ def create_app(
     host = host or build_host(settings)
     db = Database(settings.database_url)
     core = CoreState(
-        settings=settings, db=db, host=host, authorizer=Authorizer(_plugin_grants(host))
+        settings=settings,
+        db=db,
+        host=host,
+        authorizer=Authorizer(_plugin_grants(host)),
+        keyring=KeyRing(settings),
     )
 
     @asynccontextmanager
@@ -101,6 +111,11 @@ def create_app(
             healthz,
             readyz,
             TenantAdminController,
+            AuthController,
+            CustomerController,
+            ExportController,
+            SecurityAdminController,
+            AccessLogController,
             TenantPluginsController,
             *plugin_routers(host),
         ],

@@ -26,6 +26,7 @@ class Settings:
     migration_database_url: str
     app_role: str | None = None
     trace_hooks: bool = False
+    secure_cookies: bool = False  # set MADOGUCHI_SECURE_COOKIES=1 behind HTTPS
     log_format: str = "auto"  # "json", "console" or "auto" (console on a terminal)
     tenants_dir: Path = field(default_factory=lambda: Path("tenants"))
 
@@ -57,10 +58,12 @@ def load_settings(**overrides: object) -> Settings:
         or database_url,
         "app_role": os.environ.get("MADOGUCHI_DB_APP_ROLE") or None,
         "trace_hooks": _flag("MADOGUCHI_TRACE_HOOKS"),
+        "secure_cookies": _flag("MADOGUCHI_SECURE_COOKIES"),
         "log_format": os.environ.get("MADOGUCHI_LOG_FORMAT", "auto"),
         "tenants_dir": Path(os.environ.get("MADOGUCHI_TENANTS_DIR") or _project_root() / "tenants"),
     }
     values.update(overrides)
+    values["home"] = Path(str(values["home"])).resolve()
     if (
         "home" in overrides
         and "database_url" not in overrides

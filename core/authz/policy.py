@@ -13,7 +13,13 @@ from collections.abc import Iterable, Mapping
 
 import casbin
 
-from core.authz.roles import PLATFORM_DOMAIN, PLATFORM_ROLES, ROLE_DEFAULTS, TENANT_ROLES
+from core.authz.roles import (
+    PLATFORM_DOMAIN,
+    PLATFORM_ROLES,
+    ROLE_DEFAULTS,
+    SECURITY_OFFICER_IN_TENANT,
+    TENANT_ROLES,
+)
 
 __all__ = ["Authorizer"]
 
@@ -54,6 +60,8 @@ class Authorizer:
                 grants[role] = set(ROLE_DEFAULTS.get(role, ())) | set(
                     self._plugin_grants.get(role, ())
                 )
+        if domain != PLATFORM_DOMAIN:
+            grants["security_officer"] = set(SECURITY_OFFICER_IN_TENANT)
         return grants
 
     def _enforcer(

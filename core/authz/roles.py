@@ -14,6 +14,7 @@ __all__ = [
     "PLATFORM_DOMAIN",
     "PLATFORM_ROLES",
     "ROLE_DEFAULTS",
+    "SECURITY_OFFICER_IN_TENANT",
     "TENANT_ROLES",
     "core_permissions",
 ]
@@ -29,16 +30,43 @@ CORE_PERMISSIONS: Mapping[str, str] = {
     "tenant:update": "change a tenant's configuration and plugins",
     "plugin:list": "see which plugins a tenant has enabled",
     "job:read": "see a tenant's background jobs",
+    "customer:read": "see the tenant's customers, masked",
+    "customer:create": "register and change customers",
+    "pii:reveal": "reveal a customer's personal fields, stating a purpose",
+    "audit:read": "read and export the tenant's access log",
+    "alert:read": "see security alerts",
+    "export:request": "request a bulk export",
+    "export:approve": "approve or reject another person's export request",
+    "export:download": "download an approved export one requested",
+    "export:review": "see pending export requests of every tenant",
 }
 
+# Platform roles hold no permission that shows a customer's plaintext, anywhere.
 ROLE_DEFAULTS: Mapping[str, tuple[str, ...]] = {
     "platform_admin": ("tenant:list", "tenant:read", "tenant:create", "tenant:update"),
-    "security_officer": ("tenant:list", "tenant:read"),
-    "supervisor": ("plugin:list", "job:read"),
-    "operator": ("plugin:list",),
-    "client_admin": ("plugin:list",),
-    "client_viewer": ("plugin:list",),
+    "security_officer": ("tenant:list", "tenant:read", "alert:read", "export:review"),
+    "supervisor": (
+        "plugin:list",
+        "job:read",
+        "customer:read",
+        "customer:create",
+        "pii:reveal",
+        "export:request",
+        "export:download",
+    ),
+    "operator": ("plugin:list", "customer:read", "customer:create", "pii:reveal"),
+    "client_admin": (
+        "plugin:list",
+        "audit:read",
+        "export:request",
+        "export:approve",
+        "export:download",
+    ),
+    "client_viewer": ("plugin:list", "audit:read"),
 }
+
+# What a platform security officer may do inside any tenant: oversight, never plaintext.
+SECURITY_OFFICER_IN_TENANT: tuple[str, ...] = ("audit:read", "alert:read", "export:approve")
 
 
 def core_permissions() -> list[str]:

@@ -6,7 +6,7 @@ tenant is set per transaction by :mod:`core.db.session`).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -17,7 +17,20 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from core.db.session import TenantSession, bind_session
 from core.tenancy.context import TenantContext
 
-__all__ = ["Database", "make_engine"]
+__all__ = ["EVIDENCE_KEY", "Database", "keep_on_rollback", "make_engine"]
+
+EVIDENCE_KEY = "madoguchi.evidence"
+
+
+async def keep_on_rollback(
+    session: AsyncSession, writer: Callable[[AsyncSession], Awaitable[None]]
+) -> None:
+    """Run ``writer(session)`` now, and again in a fresh transaction if this one rolls back.
+
+    For evidence (a refusal, a security alert) that the refused request's own rollback must
+    not erase. Writing in the same transaction avoids waiting on locks it holds."""
+    await writer(session)
+    session.info.setdefault(EVIDENCE_KEY, []).append(writer)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -75,7 +88,20 @@ class Database:
                 await session.commit()
             except BaseException:
                 await session.rollback()
+                await self._replay_evidence(session, tenant_id)
                 raise
+
+    async def _replay_evidence(self, failed: AsyncSession, tenant_id: int | None) -> None:
+        """Write again, in a transaction of their own, the records that must outlive the
+        rollback of the work they refused (see :func:`keep_on_rollback`)."""
+        writers = failed.info.pop(EVIDENCE_KEY, [])
+        if not writers:
+            return
+        async with self._factory() as session:
+            bind_session(session.sync_session, tenant_id, None)
+            for writer in writers:
+                await writer(session)
+            await session.commit()
 
     async def dispose(self) -> None:
         await self.engine.dispose()

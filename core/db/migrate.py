@@ -21,6 +21,7 @@ from core.settings import Settings
 __all__ = ["alembic_config", "current_revision", "downgrade", "head_revision", "upgrade"]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent.parent / "migrations"
+APPEND_ONLY = ("audit_event", "platform_audit_event")
 FILE_TEMPLATE = "%%(year)d-%%(month).2d-%%(day).2d_%%(slug)s_%%(rev)s"
 
 
@@ -101,5 +102,9 @@ def _grant_app_role(settings: Settings) -> None:
             connection.execute(
                 sa.text(f"REVOKE INSERT, UPDATE, DELETE ON alembic_version FROM {quoted}")
             )
+            # the audit log is append-only for the app: no UPDATE, no DELETE
+            for table in APPEND_ONLY:
+                if sa.inspect(connection).has_table(table):
+                    connection.execute(sa.text(f'REVOKE UPDATE, DELETE ON "{table}" FROM {quoted}'))
     finally:
         engine.dispose()

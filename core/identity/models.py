@@ -14,7 +14,7 @@ from sqlmodel import Field, SQLModel
 
 from core.db.base import TZDateTime, utcnow
 
-__all__ = ["ApiToken", "RoleGrant", "User"]
+__all__ = ["ApiToken", "LoginSession", "RoleGrant", "User"]
 
 
 class User(SQLModel, table=True):
@@ -24,6 +24,13 @@ class User(SQLModel, table=True):
     email: str = Field(max_length=254, unique=True, index=True)
     display_name: str = Field(default="", max_length=200)
     is_active: bool = Field(default=True)
+    password_hash: str | None = Field(default=None, max_length=200)
+    # the TOTP secret, sealed with the master key (core.crypto.sealing); None until enrolled
+    totp_sealed: str | None = Field(default=None, max_length=200)
+    totp_last_step: int = Field(default=0)
+    failed_logins: int = Field(default=0)
+    locked_until: datetime | None = Field(default=None, sa_type=TZDateTime)
+    language: str = Field(default="ja", max_length=8)
     created_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)
 
 
@@ -48,4 +55,19 @@ class ApiToken(SQLModel, table=True):
     tenant_id: int | None = Field(default=None, foreign_key="tenant.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)
     expires_at: datetime | None = Field(default=None, sa_type=TZDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=TZDateTime)
+
+
+class LoginSession(SQLModel, table=True):
+    """A signed-in browser. Stored in the database so that any node can serve any request."""
+
+    __tablename__ = "login_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)
+    last_seen_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)
+    expires_at: datetime = Field(sa_type=TZDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=TZDateTime)

@@ -14,6 +14,7 @@ from datetime import timedelta
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.audit.log import record
 from core.authz.roles import PLATFORM_DOMAIN, PLATFORM_ROLES, TENANT_ROLES
 from core.db.base import utcnow
 from core.identity.models import ApiToken, RoleGrant, User
@@ -27,6 +28,7 @@ __all__ = [
     "create_user",
     "grant_role",
     "hash_token",
+    "principal_for",
     "revoke_role",
 ]
 
@@ -89,6 +91,7 @@ async def create_user(session: AsyncSession, email: str, display_name: str = "")
     user = User(email=email, display_name=display_name)
     session.add(user)
     await session.flush()
+    await record(session, "user.create", object_type="user", object_id=_id(user))
     return user
 
 
@@ -117,6 +120,13 @@ async def grant_role(
         return False
     session.add(RoleGrant(user_id=_id(user), role=role, tenant_id=tenant_id))
     await session.flush()
+    await record(
+        session,
+        "role.grant",
+        object_type="user",
+        object_id=_id(user),
+        fields=[role, f"tenant:{tenant_id or 'platform'}"],
+    )
     return True
 
 
@@ -131,6 +141,14 @@ async def revoke_role(
         if grant.role == role and grant.tenant_id == tenant_id:
             await session.delete(grant)
             removed = True
+    if removed:
+        await record(
+            session,
+            "role.revoke",
+            object_type="user",
+            object_id=_id(user),
+            fields=[role, f"tenant:{tenant_id or 'platform'}"],
+        )
     return removed
 
 
@@ -156,6 +174,13 @@ async def create_token(
         )
     )
     await session.flush()
+    await record(
+        session,
+        "token.create",
+        object_type="user",
+        object_id=_id(user),
+        fields=[f"tenant:{tenant_id or 'any'}"],
+    )
     return token
 
 
@@ -178,16 +203,23 @@ async def authenticate_token(session: AsyncSession, token: str) -> Principal | N
         return None
     if api_token.expires_at is not None and api_token.expires_at <= now:
         return None
+    return await principal_for(session, user, api_token.tenant_id)
+
+
+async def principal_for(
+    session: AsyncSession, user: User, token_tenant_id: int | None = None
+) -> Principal:
+    """The user's roles by domain, read fresh (a revoked grant counts at once)."""
     grants = (await session.exec(select(RoleGrant).where(RoleGrant.user_id == user.id))).all()
     roles: dict[str, set[str]] = {}
     for grant in grants:
-        if api_token.tenant_id is not None and grant.tenant_id != api_token.tenant_id:
+        if token_tenant_id is not None and grant.tenant_id != token_tenant_id:
             continue  # a tenant-bound token carries only that tenant's roles
         domain = tenant_domain(grant.tenant_id) if grant.tenant_id else PLATFORM_DOMAIN
         roles.setdefault(domain, set()).add(grant.role)
     return Principal(
-        user_id=user.id,  # type: ignore[arg-type]
+        user_id=_id(user),
         email=user.email,
         roles={d: frozenset(r) for d, r in roles.items()},
-        token_tenant_id=api_token.tenant_id,
+        token_tenant_id=token_tenant_id,
     )

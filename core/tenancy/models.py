@@ -28,6 +28,11 @@ class Tenant(SQLModel, table=True):
     status: str = Field(default=TenantStatus.ACTIVE, max_length=16)
     retention_days: int = Field(default=1095)
     working_hours: str = Field(default="", max_length=32)
+    # exfiltration guard: per user per hour; 0 means no limit
+    reveal_soft_limit: int = Field(default=20)
+    reveal_hard_limit: int = Field(default=50)
+    read_soft_limit: int = Field(default=500)
+    read_hard_limit: int = Field(default=2000)
     role_templates: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONType))
     # bumped on every change of plugins or roles, so caches on every node notice it
     config_version: int = Field(default=1)

@@ -12,6 +12,7 @@ from typing import Any
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.audit.log import record
 from core.db.base import utcnow
 from core.db.engine import Database
 from core.db.session import switch_tenant
@@ -147,7 +148,23 @@ async def _apply_one(session: AsyncSession, spec: TenantSpec) -> TenantChange:
             row.enabled = False
             change.changes.append(f"plugin {plugin_id} disabled (not in manifest)")
             config_changed = True
+    if config_changed:
+        await record(
+            session,
+            "tenant.configure",
+            object_type="tenant",
+            object_id=ctx.id,
+            fields=sorted(spec.plugins) + [f"role:{r}" for r in sorted(spec.roles)],
+        )
     await switch_tenant(session, None)
+    if change.changed:
+        await record(
+            session,
+            "tenant.create" if change.created else "tenant.update",
+            object_type="tenant",
+            object_id=ctx.id,
+            fields=[c.split(":")[0].split(" ")[0] for c in change.changes][:20],
+        )
     if config_changed and not change.created:
         tenant.config_version += 1
     if change.changed:

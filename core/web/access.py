@@ -1,9 +1,12 @@
 """The one gate every route passes: identity, tenant, plugin enabling, permission.
 
+Routes declare one of ``opt={"public": True}``, ``opt={"authenticated": True}`` (any signed-in
+caller) or ``opt={"permission": "object:action"}``; ``create_app`` refuses to start otherwise.
+
 Order matters for what a stranger can learn: an unauthenticated caller gets 401 before any
 lookup; a caller with no role in a tenant gets the same 404 as for a tenant that does not
-exist; a tenant that has not enabled a plugin gets 404 from its routes; only a member of
-the tenant lacking a permission sees 403.
+exist; a tenant that has not enabled a plugin gets 404 from its routes; only a member of the
+tenant lacking a permission sees 403. Denials are audited in their own transaction.
 """
 
 from __future__ import annotations
@@ -14,23 +17,31 @@ import structlog
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
+from core.audit.log import Actor, current_actor, record, set_actor
 from core.authz.roles import PLATFORM_DOMAIN
-from core.identity.service import authenticate_token, tenant_domain
+from core.identity.models import User
+from core.identity.service import Principal, authenticate_token, principal_for, tenant_domain
+from core.identity.sessions import COOKIE, csrf_matches, session_user
 from core.tenancy.models import TenantStatus
 from core.tenancy.service import context_of, enabled_plugins, get_tenant
 from core.web.errors import ApiError
 from core.web.state import CoreState, RequestTenant, core_state
 
-__all__ = ["enforce_access", "route_permission"]
+__all__ = ["AUTHENTICATED", "enforce_access", "route_permission"]
 
 log = structlog.get_logger("madoguchi.access")
+AUTHENTICATED = "*authenticated*"
+_SAFE = {"GET", "HEAD", "OPTIONS"}
 
 
 def route_permission(handler: BaseRouteHandler) -> str | None:
-    """The permission a handler declared; None for a public one. Raises if it declared neither."""
+    """The permission a handler declared (``AUTHENTICATED`` for any signed-in caller); None
+    for a public one. Raises if it declared nothing."""
     opt = handler.opt
     if opt.get("public") is True:
         return None
+    if opt.get("authenticated") is True:
+        return AUTHENTICATED
     permission = opt.get("permission")
     if not isinstance(permission, str) or ":" not in permission:
         raise RuntimeError(f"route {handler} declares no permission (opt permission= or public=)")
@@ -59,6 +70,41 @@ def _bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+async def _identify(core: CoreState, connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
+    token = _bearer(connection)
+    if token is not None:
+        async with core.db.session() as session:
+            principal = await authenticate_token(session, token)
+        if principal is None:
+            raise ApiError(401, "The token is unknown, expired or revoked.")
+        return principal
+    cookie = connection.cookies.get(COOKIE)
+    if not cookie:
+        raise ApiError(401, "Authentication required (sign in, or Authorization: Bearer <token>).")
+    live = await session_user(core.db, cookie)
+    if live is None:
+        raise ApiError(401, "Your session has ended; please sign in again.", code="session_expired")
+    user_id, csrf = live
+    if connection.scope.get("method", "GET") not in _SAFE and not csrf_matches(
+        csrf, connection.headers.get("x-csrf-token")
+    ):
+        raise ApiError(403, "The CSRF token is missing or wrong.", code="csrf")
+    async with core.db.session() as session:
+        user = await session.get(User, user_id)
+        if user is None or not user.is_active:
+            raise ApiError(401, "This account is disabled.")
+        return await principal_for(session, user)
+
+
+def _roles_in_tenant(principal: Principal, domain: str) -> frozenset[str]:
+    roles = principal.roles_in(domain)
+    if principal.token_tenant_id is None and "security_officer" in principal.roles_in(
+        PLATFORM_DOMAIN
+    ):
+        roles = roles | {"security_officer"}  # oversight only: see SECURITY_OFFICER_IN_TENANT
+    return roles
+
+
 async def enforce_access(
     connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
 ) -> None:
@@ -66,40 +112,69 @@ async def enforce_access(
     if permission is None:
         return
     core = core_state(connection.app.state)
-    token = _bearer(connection)
-    if token is None:
-        raise ApiError(401, "Authentication required (Authorization: Bearer <token>).")
-    async with core.db.session() as session:
-        principal = await authenticate_token(session, token)
-    if principal is None:
-        raise ApiError(401, "The token is unknown, expired or revoked.")
+    principal = await _identify(core, connection)
     connection.state.principal = principal
     structlog.contextvars.bind_contextvars(user=principal.user_id)
+    client = connection.client.host if connection.client else ""
+    request_id = str(connection.scope.get("state", {}).get("request_id", ""))
 
     slug = connection.path_params.get("tenant")
+    tenant: RequestTenant | None = None
     if slug is None:
         domain, templates, version = PLATFORM_DOMAIN, {}, 0
+        roles = principal.roles_in(PLATFORM_DOMAIN)
     else:
         tenant = await _load_tenant(core, str(slug))
-        not_found = ApiError(404, "No such tenant.")
         if tenant is None:
-            raise not_found
+            raise ApiError(404, "No such tenant.")
         domain = tenant_domain(tenant.ctx.id)
-        if not principal.roles_in(domain):
-            _denied(principal.user_id, tenant.ctx.slug, permission, "no_role")
-            raise not_found
+        roles = _roles_in_tenant(principal, domain)
+    _set_actor(connection, principal, roles, request_id, client)
+    if tenant is not None:
+        if not roles:
+            await _denied(core, tenant, permission, "no_role")
+            raise ApiError(404, "No such tenant.")
         plugin = handler.opt.get("plugin")
         if plugin is not None and plugin not in tenant.enabled:
             raise ApiError(404, "This feature is not enabled for the tenant.")
         connection.state.tenant = tenant
         structlog.contextvars.bind_contextvars(tenant=tenant.ctx.slug)
         templates, version = tenant.role_templates, tenant.version
-    if not core.authorizer.allows(
-        principal.roles_in(domain), domain, permission, version=version, templates=templates
-    ):
-        _denied(principal.user_id, slug, permission, "missing_permission")
+    if permission == AUTHENTICATED:
+        return
+    if not core.authorizer.allows(roles, domain, permission, version=version, templates=templates):
+        await _denied(core, tenant, permission, "missing_permission")
         raise ApiError(403, f"Permission {permission} is required.")
 
 
-def _denied(user_id: int, tenant: object, permission: str, reason: str) -> None:
-    log.warning("access_denied", user=user_id, tenant=tenant, permission=permission, reason=reason)
+def _set_actor(
+    connection: ASGIConnection[Any, Any, Any, Any],
+    principal: Principal,
+    roles: frozenset[str],
+    request_id: str,
+    client: str,
+) -> None:
+    set_actor(
+        Actor(
+            user_id=principal.user_id,
+            roles=tuple(sorted(roles)),
+            request_id=request_id,
+            client_addr=client,
+            via="api",
+        )
+    )
+
+
+async def _denied(
+    core: CoreState, tenant: RequestTenant | None, permission: str, reason: str
+) -> None:
+    actor = current_actor()
+    log.warning("access_denied", user=actor.user_id, permission=permission, reason=reason)
+    async with core.db.session(tenant.ctx if tenant else None) as session:
+        await record(
+            session,
+            "access.denied",
+            object_type="permission",
+            object_id=permission,
+            outcome=f"denied:{reason}",
+        )

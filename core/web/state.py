@@ -8,6 +8,7 @@ from typing import Any
 from core.authz.policy import Authorizer
 from core.db.engine import Database
 from core.identity.service import Principal
+from core.pii.keyring import KeyRing
 from core.plugins.host import PluginHost
 from core.settings import Settings
 from core.tenancy.context import TenantContext
@@ -29,6 +30,7 @@ class CoreState:
     db: Database
     host: PluginHost
     authorizer: Authorizer
+    keyring: KeyRing
     # (tenant id, config version) -> enabled plugin ids; a version bump on any node misses
     enabled_cache: dict[tuple[int, int], frozenset[str]] = field(default_factory=dict)
 

@@ -1,0 +1,173 @@
+"""The client's own slice of the audit log: who at the BPO touched which record, when, why."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+
+from litestar import Controller, Response, get
+from litestar.di import NamedDependency
+from litestar.params import FromQuery
+from pydantic import BaseModel
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
+
+from core.audit.log import record
+from core.audit.models import AuditEvent
+from core.identity.models import User
+from core.web.errors import ApiError
+from core.web.state import CoreState
+
+__all__ = ["AccessLogController"]
+
+COLUMNS = (
+    "seq",
+    "at",
+    "actor",
+    "roles",
+    "action",
+    "object_type",
+    "object_id",
+    "fields",
+    "purpose",
+    "outcome",
+    "request_id",
+    "client_addr",
+)
+
+
+class AccessEvent(BaseModel):
+    seq: int
+    at: datetime
+    actor: str | None
+    roles: list[str]
+    action: str
+    object_type: str
+    object_id: str
+    fields: list[str]
+    purpose: str
+    outcome: str
+    request_id: str
+    client_addr: str
+
+
+def _query(
+    action: str | None,
+    user: int | None,
+    since: datetime | None,
+    until: datetime | None,
+    object_id: str | None,
+) -> SelectOfScalar[AuditEvent]:
+    statement = select(AuditEvent)
+    if action:
+        statement = statement.where(col(AuditEvent.action).startswith(action))
+    if user is not None:
+        statement = statement.where(AuditEvent.actor_user_id == user)
+    if since is not None:
+        statement = statement.where(col(AuditEvent.at) >= since)
+    if until is not None:
+        statement = statement.where(col(AuditEvent.at) < until)
+    if object_id:
+        statement = statement.where(AuditEvent.object_id == object_id)
+    return statement.order_by(col(AuditEvent.seq).desc())
+
+
+async def _events(
+    core: CoreState,
+    session: AsyncSession,
+    statement: SelectOfScalar[AuditEvent],
+) -> list[AccessEvent]:
+    rows = (await session.exec(statement)).all()
+    ids = {r.actor_user_id for r in rows if r.actor_user_id is not None}
+    names: dict[int, str] = {}
+    if ids:
+        async with core.db.session() as platform:
+            users = (await platform.exec(select(User).where(col(User.id).in_(ids)))).all()
+            names = {u.id: u.email for u in users if u.id is not None}
+    return [
+        AccessEvent(
+            seq=r.seq,
+            at=r.at,
+            actor=names.get(r.actor_user_id) if r.actor_user_id else None,
+            roles=r.actor_roles,
+            action=r.action,
+            object_type=r.object_type,
+            object_id=r.object_id,
+            fields=r.fields,
+            purpose=r.purpose,
+            outcome=r.outcome,
+            request_id=r.request_id,
+            client_addr=r.client_addr,
+        )
+        for r in rows
+    ]
+
+
+class AccessLogController(Controller):
+    path = "/api/v1/t/{tenant:str}/audit"
+    tags = ("audit",)
+
+    @get("/events", opt={"permission": "audit:read"})
+    async def events(
+        self,
+        core: NamedDependency[CoreState],
+        session: NamedDependency[AsyncSession],
+        action: FromQuery[str | None] = None,
+        user: FromQuery[int | None] = None,
+        since: FromQuery[datetime | None] = None,
+        until: FromQuery[datetime | None] = None,
+        object_id: FromQuery[str | None] = None,
+        limit: FromQuery[int] = 100,
+        offset: FromQuery[int] = 0,
+    ) -> list[AccessEvent]:
+        """The tenant's events, newest first; filter by action prefix (``pii.``), user, time
+        and record."""
+        if not 1 <= limit <= 1000 or offset < 0:
+            raise ApiError(400, "limit must be 1-1000 and offset 0 or more", field="limit")
+        statement = _query(action, user, since, until, object_id).offset(offset).limit(limit)
+        found = await _events(core, session, statement)
+        await record(session, "audit.read", object_type="audit", fields=[f"rows:{len(found)}"])
+        return found
+
+    @get("/events.csv", opt={"permission": "audit:read"})
+    async def events_csv(
+        self,
+        core: NamedDependency[CoreState],
+        session: NamedDependency[AsyncSession],
+        action: FromQuery[str | None] = None,
+        user: FromQuery[int | None] = None,
+        since: FromQuery[datetime | None] = None,
+        until: FromQuery[datetime | None] = None,
+        object_id: FromQuery[str | None] = None,
+    ) -> Response[str]:
+        found = await _events(
+            core, session, _query(action, user, since, until, object_id).limit(100_000)
+        )
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(COLUMNS)
+        for e in found:
+            writer.writerow(
+                [
+                    e.seq,
+                    e.at.isoformat(),
+                    e.actor or "",
+                    " ".join(e.roles),
+                    e.action,
+                    e.object_type,
+                    e.object_id,
+                    " ".join(e.fields),
+                    e.purpose,
+                    e.outcome,
+                    e.request_id,
+                    e.client_addr,
+                ]
+            )
+        await record(session, "audit.export", object_type="audit", fields=[f"rows:{len(found)}"])
+        return Response(
+            out.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="access-log.csv"'},
+        )

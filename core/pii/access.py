@@ -1,0 +1,195 @@
+"""The audited accessor: the only way code reads or writes a customer's personal fields.
+
+* Writes seal each field under the tenant's data key, bound to (tenant, table, column, uid).
+* Reads return masked values and leave one ``pii.read`` audit event per record shown.
+* Reveals need a purpose, leave a ``pii.reveal`` event naming the fields and the purpose, are
+  held to the tenant's hourly limits, and raise an alert when they touch a canary customer.
+
+The route decides who may call which method (``customer:read``, ``pii:reveal``); the accessor
+decides how, and records it in the same transaction as the read.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.audit.log import record
+from core.crypto.sealing import blind_index, open_field, seal_field, sealed_version
+from core.db.base import utcnow
+from core.db.engine import Database
+from core.pii.fields import mask, normalise
+from core.pii.keyring import KeyRing
+from core.pii.models import Customer
+from core.security.guard import check_canaries, check_limits
+from core.tenancy.context import TenantContext
+from core.tenancy.models import Tenant
+
+__all__ = ["PersonalData", "PurposeRequired", "UnknownField"]
+
+FIELDS: Mapping[str, str] = Customer.__pii__
+INDEXED = {"phone": "phone_index", "email": "email_index"}
+MIN_PURPOSE = 4
+
+
+class PurposeRequired(ValueError):
+    """A reveal without a stated purpose."""
+
+
+class UnknownField(ValueError):
+    """A field that is not a personal field of the record."""
+
+
+@dataclass
+class PersonalData:
+    db: Database
+    session: AsyncSession
+    keyring: KeyRing
+    tenant: TenantContext
+
+    async def _tenant_row(self) -> Tenant:
+        async with self.db.session() as platform:
+            row = await platform.get(Tenant, self.tenant.id)
+        assert row is not None
+        return row
+
+    # -- writing ---------------------------------------------------------------------------
+
+    async def create_customer(self, values: Mapping[str, str | None]) -> Customer:
+        customer = Customer(tenant_id=self.tenant.id, uid=str(uuid.uuid4()))
+        await self._seal(customer, values)
+        self.session.add(customer)
+        await self.session.flush()
+        await record(
+            self.session,
+            "customer.create",
+            object_type="customer",
+            object_id=customer.uid,
+            fields=[k for k, v in values.items() if v],
+        )
+        return customer
+
+    async def update_customer(self, customer: Customer, values: Mapping[str, str | None]) -> None:
+        await self._seal(customer, values)
+        customer.updated_at = utcnow()
+        await record(
+            self.session,
+            "customer.update",
+            object_type="customer",
+            object_id=customer.uid,
+            fields=list(values),
+        )
+
+    async def _seal(self, customer: Customer, values: Mapping[str, str | None]) -> None:
+        unknown = sorted(set(values) - set(FIELDS))
+        if unknown:
+            raise UnknownField(unknown[0])
+        version, key = await self.keyring.active_key(self.session, self.tenant.id)
+        for name, value in values.items():
+            if value is None or not str(value).strip():
+                setattr(customer, name, None)
+                if name in INDEXED:
+                    setattr(customer, INDEXED[name], None)
+                continue
+            text = normalise(FIELDS[name], str(value)) if name in INDEXED else str(value).strip()
+            setattr(
+                customer,
+                name,
+                seal_field(key, version, self.tenant.id, "customer", name, customer.uid, text),
+            )
+            if name in INDEXED:
+                setattr(customer, INDEXED[name], blind_index(key, name, text))
+
+    # -- finding ---------------------------------------------------------------------------
+
+    async def find(self, *, phone: str | None = None, email: str | None = None) -> list[Customer]:
+        """Exact lookups through the blind indexes (every live key version is tried)."""
+        if not phone and not email:
+            return []
+        _, key = await self.keyring.active_key(self.session, self.tenant.id)
+        statement = select(Customer)
+        if phone:
+            statement = statement.where(
+                Customer.phone_index == blind_index(key, "phone", normalise("phone", phone))
+            )
+        if email:
+            statement = statement.where(
+                Customer.email_index == blind_index(key, "email", normalise("email", email))
+            )
+        return list((await self.session.exec(statement.order_by(col(Customer.id)))).all())
+
+    async def by_uid(self, uid: str) -> Customer | None:
+        return (await self.session.exec(select(Customer).where(Customer.uid == uid))).first()
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def _open(self, customer: Customer, name: str) -> str | None:
+        sealed = getattr(customer, name)
+        if sealed is None:
+            return None
+        key = await self.keyring.key_version(self.session, self.tenant.id, sealed_version(sealed))
+        return open_field(key, self.tenant.id, "customer", name, customer.uid, sealed)
+
+    async def view(self, customers: Iterable[Customer]) -> list[dict[str, Any]]:
+        """Masked records, one ``pii.read`` audit event each."""
+        rows = list(customers)
+        await check_limits(
+            self.session, await self._tenant_row(), self.tenant, "pii.read", len(rows)
+        )
+        result = []
+        for customer in rows:
+            shown: dict[str, Any] = {"uid": customer.uid}
+            for name, kind in FIELDS.items():
+                shown[name] = mask(kind, await self._open(customer, name))
+            await record(
+                self.session,
+                "pii.read",
+                object_type="customer",
+                object_id=customer.uid,
+                fields=[n for n in FIELDS if shown[n]],
+            )
+            result.append(shown)
+        return result
+
+    async def reveal(
+        self,
+        customer: Customer,
+        fields: Iterable[str],
+        purpose: str,
+    ) -> dict[str, str | None]:
+        """Plaintext of the named fields, for a stated purpose; audited and limited."""
+        wanted = sorted(set(fields))
+        unknown = [f for f in wanted if f not in FIELDS]
+        if unknown or not wanted:
+            raise UnknownField(unknown[0] if unknown else "fields")
+        purpose = purpose.strip()
+        if len(purpose) < MIN_PURPOSE:
+            raise PurposeRequired("state why you need to see these fields")
+        await check_limits(self.session, await self._tenant_row(), self.tenant, "pii.reveal", 1)
+        assert customer.id is not None
+        await check_canaries(self.session, self.tenant, [customer.id], "pii.reveal")
+        values = {name: await self._open(customer, name) for name in wanted}
+        await record(
+            self.session,
+            "pii.reveal",
+            object_type="customer",
+            object_id=customer.uid,
+            fields=wanted,
+            purpose=purpose,
+        )
+        return values
+
+    async def plaintext_rows(self, customers: Iterable[Customer]) -> list[dict[str, str | None]]:
+        """Every field in plaintext, for an approved export (the caller audits the export)."""
+        rows = []
+        for customer in customers:
+            row: dict[str, str | None] = {"uid": customer.uid}
+            for name in FIELDS:
+                row[name] = await self._open(customer, name)
+            rows.append(row)
+        return rows

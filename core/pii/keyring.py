@@ -1,0 +1,198 @@
+"""Master keys (outside the database) and each tenant's data key (inside, wrapped).
+
+``KeyRing`` is one per process. It loads master keys from ``var/keys/master-*.key`` (created on
+first run, mode 0600) or from ``MADOGUCHI_MASTER_KEY``, and caches unwrapped data keys per
+(tenant, version) in memory only.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.crypto.sealing import SealError, key_id, new_data_key, unwrap_key, wrap_key, wrapped_by
+from core.db.base import utcnow
+from core.pii.models import TenantKey
+from core.settings import Settings
+
+__all__ = ["KeyRing", "KeyShredded"]
+
+
+class KeyShredded(SealError):
+    """The tenant's data key was destroyed (offboarding): its data is gone for good."""
+
+
+class KeyRing:
+    def __init__(self, settings: Settings) -> None:
+        self.folder = settings.var_dir / "keys"
+        self._masters: dict[str, bytes] = {}
+        self._data_keys: dict[tuple[int, int], bytes] = {}
+        self._load_masters()
+
+    # -- master keys ---------------------------------------------------------------------
+
+    def _load_masters(self) -> None:
+        env = os.environ.get("MADOGUCHI_MASTER_KEY")
+        if env:
+            key = base64.b64decode(env, validate=True)
+            if len(key) != 32:
+                raise SealError("MADOGUCHI_MASTER_KEY must hold 32 bytes (base64)")
+            self._masters = {key_id(key): key}
+            self.current = key_id(key)
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.folder, 0o700)
+        files = sorted(self.folder.glob("master-*.key"), key=lambda p: p.stat().st_mtime)
+        for path in files:
+            key = path.read_bytes()
+            self._masters[key_id(key)] = key
+        if not files:
+            self.current = self._write_master(secrets.token_bytes(32))
+        else:
+            self.current = key_id(files[-1].read_bytes())
+
+    def _write_master(self, key: bytes) -> str:
+        ident = key_id(key)
+        path = self.folder / f"master-{ident}.key"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(key)
+            handle.flush()
+            os.fsync(handle.fileno())
+        self._masters[ident] = key
+        return ident
+
+    def new_master(self) -> str:
+        """Create a new master key (used for wrapping from now on); the old ones stay until
+        :meth:`forget_master` once nothing is wrapped by them."""
+        if os.environ.get("MADOGUCHI_MASTER_KEY"):
+            raise SealError("the master key comes from MADOGUCHI_MASTER_KEY: rotate it there")
+        self.current = self._write_master(secrets.token_bytes(32))
+        return self.current
+
+    def forget_master(self, ident: str) -> Path | None:
+        path = self.folder / f"master-{ident}.key"
+        if ident == self.current or not path.exists():
+            return None
+        path.unlink()
+        self._masters.pop(ident, None)
+        return path
+
+    def master_ids(self) -> list[str]:
+        return sorted(self._masters)
+
+    def seal_secret(self, label: str, plaintext: str) -> str:
+        """Seal a platform secret (a TOTP seed) under the current master key."""
+        nonce = os.urandom(12)
+        body = AESGCM(self._masters[self.current]).encrypt(
+            nonce, plaintext.encode(), label.encode()
+        )
+        return f"{self.current}:{base64.urlsafe_b64encode(nonce + body).decode()}"
+
+    def open_secret(self, label: str, sealed: str) -> str:
+        ident, _, body = sealed.partition(":")
+        master = self._masters.get(ident)
+        if master is None:
+            raise SealError("the master key that sealed this secret is missing")
+        raw = base64.urlsafe_b64decode(body)
+        try:
+            return AESGCM(master).decrypt(raw[:12], raw[12:], label.encode()).decode()
+        except InvalidTag as exc:
+            raise SealError("secret does not open") from exc
+
+    # -- data keys -----------------------------------------------------------------------
+
+    def _unwrap(self, row: TenantKey) -> bytes:
+        if row.wrapped is None:
+            raise KeyShredded(f"data key {row.version} of tenant {row.tenant_id} was destroyed")
+        master = self._masters.get(wrapped_by(row.wrapped))
+        if master is None:
+            raise SealError("the master key that wrapped this data key is missing")
+        return unwrap_key(master, row.wrapped, row.tenant_id, row.version)
+
+    async def active_key(self, session: AsyncSession, tenant_id: int) -> tuple[int, bytes]:
+        """The tenant's current (version, data key); created on first use."""
+        row = (
+            await session.exec(
+                select(TenantKey)
+                .where(col(TenantKey.active))
+                .order_by(col(TenantKey.version).desc())
+            )
+        ).first()
+        if row is None:
+            return await self._create(session, tenant_id, 1)
+        if row.wrapped is None:
+            raise KeyShredded(f"tenant {tenant_id} has been offboarded")
+        cached = self._data_keys.get((tenant_id, row.version))
+        if cached is None:
+            cached = self._unwrap(row)
+            self._data_keys[(tenant_id, row.version)] = cached
+        return row.version, cached
+
+    async def key_version(self, session: AsyncSession, tenant_id: int, version: int) -> bytes:
+        # the row is read every time: another node may have shredded the key meanwhile
+        row = (await session.exec(select(TenantKey).where(TenantKey.version == version))).first()
+        if row is None:
+            raise SealError(f"tenant {tenant_id} has no data key version {version}")
+        if row.wrapped is None:
+            self._data_keys.pop((tenant_id, version), None)
+            raise KeyShredded(f"data key {version} of tenant {tenant_id} was destroyed")
+        cached = self._data_keys.get((tenant_id, version))
+        if cached is not None:
+            return cached
+        key = self._unwrap(row)
+        self._data_keys[(tenant_id, version)] = key
+        return key
+
+    async def _create(
+        self, session: AsyncSession, tenant_id: int, version: int
+    ) -> tuple[int, bytes]:
+        key = new_data_key()
+        session.add(
+            TenantKey(
+                tenant_id=tenant_id,
+                version=version,
+                active=True,
+                wrapped=wrap_key(self._masters[self.current], key, tenant_id, version),
+            )
+        )
+        await session.flush()
+        self._data_keys[(tenant_id, version)] = key
+        return version, key
+
+    async def new_version(self, session: AsyncSession, tenant_id: int) -> tuple[int, bytes]:
+        """Start a new data key version; the previous ones stay readable until destroyed."""
+        rows = (await session.exec(select(TenantKey))).all()
+        for row in rows:
+            row.active = False
+        return await self._create(session, tenant_id, max((r.version for r in rows), default=0) + 1)
+
+    async def rewrap(self, session: AsyncSession, tenant_id: int) -> int:
+        """Re-wrap every live data key of the tenant under the current master key."""
+        count = 0
+        for row in (await session.exec(select(TenantKey))).all():
+            if row.wrapped is None:
+                continue
+            key = self._unwrap(row)
+            row.wrapped = wrap_key(self._masters[self.current], key, tenant_id, row.version)
+            row.rewrapped_at = utcnow()
+            count += 1
+        return count
+
+    async def destroy(self, session: AsyncSession, tenant_id: int) -> int:
+        """Crypto-shredding: forget every data key of the tenant, in the database and here."""
+        count = 0
+        for row in (await session.exec(select(TenantKey))).all():
+            if row.wrapped is not None:
+                row.wrapped, row.active, row.destroyed_at = None, False, utcnow()
+                count += 1
+        for cached in [k for k in self._data_keys if k[0] == tenant_id]:
+            del self._data_keys[cached]
+        return count
