@@ -11,7 +11,7 @@ from core import PluginManifest, hookimpl
 from core.app import create_app
 from core.plugins.host import PluginHost
 from core.settings import Settings
-from core.web.access import route_permission
+from core.web.access import AUTHENTICATED, route_permission
 
 # The public routes, by path. A new public route must be added here on purpose.
 PUBLIC = {"/", "/healthz", "/readyz", "/api/v1/auth/login"}
@@ -28,7 +28,9 @@ def test_every_route_declares_a_permission(settings: Settings, host: PluginHost)
     public = {path for (path, _), permission in declared.items() if permission is None}
     assert public == PUBLIC
     assert declared[("/api/v1/admin/tenants", ("POST",))] == "tenant:create"
-    assert all(p is None or ":" in p for p in declared.values())
+    any_user = {path for (path, _), permission in declared.items() if permission == AUTHENTICATED}
+    assert any_user == {"/api/v1/auth/logout", "/api/v1/auth/me"}
+    assert all(p in (None, AUTHENTICATED) or ":" in p for p in declared.values())
 
 
 def test_app_refuses_to_start_with_an_undeclared_route(settings: Settings) -> None:
