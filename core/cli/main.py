@@ -290,16 +290,23 @@ def user() -> None:
 @user.command("create")
 @click.argument("email")
 @click.option("--name", default="", help="display name")
+@click.option("--no-password", is_flag=True, help="create without a password (API tokens only)")
 @click.pass_context
-def user_create(ctx: click.Context, email: str, name: str) -> None:
-    """Create a user (sign-in with a password arrives with the login feature)."""
+def user_create(ctx: click.Context, email: str, name: str, no_password: bool) -> None:
+    """Create a user; the password is read from stdin (asked twice on a terminal)."""
+    from core.identity.passwords import PasswordPolicyError, hash_password
     from core.identity.service import IdentityError, create_user
 
     runtime = runtime_of(ctx)
+    try:
+        hashed = None if no_password else hash_password(read_password())
+    except PasswordPolicyError as exc:
+        raise click.ClickException(str(exc)) from None
 
     async def work(db: Database) -> None:
         async with db.session() as session:
-            await create_user(session, email, name)
+            user = await create_user(session, email, name)
+            user.password_hash = hashed
 
     try:
         run(runtime, work)
@@ -365,6 +372,22 @@ def token_create(ctx: click.Context, email: str, slug: str | None, days: int | N
         click.echo(run(runtime, work))
     except IdentityError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+from core.cli.security import (  # noqa: E402  (commands defined in their own module)
+    audit,
+    keys,
+    offboard_command,
+    password_command,
+    read_password,
+    totp_command,
+)
+
+cli.add_command(audit)
+cli.add_command(keys)
+tenant.add_command(offboard_command)
+user.add_command(password_command)
+user.add_command(totp_command)
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -26,10 +27,12 @@ __all__ = [
     "authenticate_token",
     "create_token",
     "create_user",
+    "enrol_totp",
     "grant_role",
     "hash_token",
     "principal_for",
     "revoke_role",
+    "set_password",
 ]
 
 TOKEN_PREFIX = "mdg_"  # noqa: S105 (a marker that makes leaked tokens greppable, not a secret)
@@ -223,3 +226,24 @@ async def principal_for(
         roles={d: frozenset(r) for d, r in roles.items()},
         token_tenant_id=token_tenant_id,
     )
+
+
+async def set_password(session: AsyncSession, email: str, password: str) -> None:
+    from core.identity.passwords import hash_password
+
+    user = await _user(session, email)
+    user.password_hash = hash_password(password)
+    user.failed_logins, user.locked_until = 0, None
+    await record(session, "user.password", object_type="user", object_id=_id(user))
+
+
+async def enrol_totp(session: AsyncSession, keyring: Any, email: str) -> tuple[str, str]:
+    """A new TOTP secret for the user (sealed with the master key); returns (secret, URI)."""
+    from core.identity.passwords import new_totp_secret, totp_uri
+
+    user = await _user(session, email)
+    secret = new_totp_secret()
+    user.totp_sealed = keyring.seal_secret(f"totp|{_id(user)}", secret)
+    user.totp_last_step = 0
+    await record(session, "user.totp", object_type="user", object_id=_id(user))
+    return secret, totp_uri(secret, user.email)

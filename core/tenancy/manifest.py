@@ -32,6 +32,7 @@ from core.plugins.api import SettingsError
 from core.plugins.host import PluginHost
 
 __all__ = [
+    "LIMITS",
     "TENANT_ROLES",
     "ManifestError",
     "PluginChoice",
@@ -54,6 +55,14 @@ _KEYS = {
     "plugins",
     "roles",
     "status",
+    "security",
+}
+LIMITS = ("reveal_soft_limit", "reveal_hard_limit", "read_soft_limit", "read_hard_limit")
+LIMIT_DEFAULTS = {
+    "reveal_soft_limit": 20,
+    "reveal_hard_limit": 50,
+    "read_soft_limit": 500,
+    "read_hard_limit": 2000,
 }
 
 
@@ -82,6 +91,10 @@ class TenantSpec:
     retention_days: int = 1095
     working_hours: str = ""
     status: str = "active"
+    reveal_soft_limit: int = 20
+    reveal_hard_limit: int = 50
+    read_soft_limit: int = 500
+    read_hard_limit: int = 2000
     plugins: dict[str, PluginChoice] = field(default_factory=dict)
     roles: dict[str, list[str]] = field(default_factory=dict)
     source: str = "request"
@@ -131,6 +144,7 @@ def parse_manifest(
         raise ManifestError(source, "status", "active or suspended")
     plugins = _parse_plugins(source, data.get("plugins", {}), host)
     roles = _parse_roles(source, data.get("roles", {}), host)
+    limits = _parse_limits(source, data.get("security", {}))
     return TenantSpec(
         slug=slug_value,
         display_name=display_name,
@@ -142,6 +156,7 @@ def parse_manifest(
         plugins=plugins,
         roles=roles,
         source=source,
+        **limits,
     )
 
 
@@ -181,6 +196,28 @@ def _parse_roles(source: str, raw: Any, host: PluginHost) -> dict[str, list[str]
                 raise ManifestError(source, f"roles.{role}", f"unknown permission {grant!r}")
         roles[role] = sorted(set(grants))
     return roles
+
+
+def _parse_limits(source: str, raw: Any) -> dict[str, int]:
+    """``[security]``: hourly limits per user (0 = none); soft must not exceed hard."""
+    _expect(source, "security", raw, dict)
+    unknown = sorted(set(raw) - set(LIMITS))
+    if unknown:
+        raise ManifestError(source, f"security.{unknown[0]}", "unknown field")
+    limits = dict(LIMIT_DEFAULTS)
+    for name in LIMITS:
+        if name in raw:
+            value = _expect(source, f"security.{name}", raw[name], int)
+            if not 0 <= value <= 1_000_000:
+                raise ManifestError(source, f"security.{name}", "between 0 and 1000000")
+            limits[name] = value
+    for kind in ("reveal", "read"):
+        soft, hard = limits[f"{kind}_soft_limit"], limits[f"{kind}_hard_limit"]
+        if soft and hard and soft > hard:
+            raise ManifestError(
+                source, f"security.{kind}_soft_limit", "must not exceed the hard limit"
+            )
+    return limits
 
 
 def load_manifests(path: Path, host: PluginHost) -> list[TenantSpec]:

@@ -38,6 +38,7 @@ def _as_manifest(read: TenantRead) -> dict[str, Any]:
     )
     data["plugins"] = {p.id: {"enabled": p.enabled, "settings": p.settings} for p in read.plugins}
     data["roles"] = read.roles
+    data["security"] = read.security
     return data
 
 
@@ -100,8 +101,8 @@ class TenantAdminController(Controller):
                         merged["plugins"][plugin_id] = {**current, **entry, "settings": settings}
                     else:
                         merged["plugins"][plugin_id] = entry
-            elif key == "roles" and isinstance(value, dict):
-                merged["roles"] = {**merged["roles"], **value}
+            elif key in ("roles", "security") and isinstance(value, dict):
+                merged[key] = {**merged[key], **value}
             else:
                 merged[key] = value
         spec = parse_manifest(merged, core.host)

@@ -25,6 +25,7 @@ class TenantRead(BaseModel):
     retention_days: int
     working_hours: str
     roles: dict[str, list[str]]
+    security: dict[str, int]
     plugins: list[PluginState]
     created_at: datetime
     updated_at: datetime

@@ -19,7 +19,7 @@ from core.db.session import switch_tenant
 from core.plugins.host import PluginHost
 from core.plugins.models import TenantPlugin
 from core.tenancy.context import TenantContext
-from core.tenancy.manifest import TenantSpec
+from core.tenancy.manifest import LIMITS, ManifestError, TenantSpec
 from core.tenancy.models import Tenant
 from core.tenancy.schemas import PluginState, TenantRead
 
@@ -34,7 +34,18 @@ __all__ = [
     "tenant_plugins",
 ]
 
-_FIELDS = ("display_name", "display_name_en", "color", "retention_days", "working_hours", "status")
+_FIELDS = (
+    "display_name",
+    "display_name_en",
+    "color",
+    "retention_days",
+    "working_hours",
+    "status",
+    "reveal_soft_limit",
+    "reveal_hard_limit",
+    "read_soft_limit",
+    "read_hard_limit",
+)
 
 
 @dataclass
@@ -78,6 +89,8 @@ async def enabled_plugins(db: Database, ctx: TenantContext) -> frozenset[str]:
 async def _apply_one(session: AsyncSession, spec: TenantSpec) -> TenantChange:
     change = TenantChange(slug=spec.slug)
     tenant = await get_tenant(session, spec.slug)
+    if tenant is not None and tenant.status == "offboarded":
+        raise ManifestError(spec.source, "slug", "this tenant was offboarded; its data is gone")
     if tenant is None:
         tenant = Tenant(slug=spec.slug, display_name=spec.display_name)
         session.add(tenant)
@@ -208,6 +221,7 @@ async def read_tenant(session: AsyncSession, tenant: Tenant) -> TenantRead:
         retention_days=tenant.retention_days,
         working_hours=tenant.working_hours,
         roles=dict(tenant.role_templates or {}),
+        security={name: getattr(tenant, name) for name in LIMITS},
         plugins=plugins,
         created_at=tenant.created_at,
         updated_at=tenant.updated_at,

@@ -1,0 +1,179 @@
+"""CLI for the security features: audit verify/checkpoint, keys rotate, tenant offboard,
+passwords and second factors."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.console import Console
+
+from core.cli.runtime import Runtime, run
+from core.db.engine import Database
+
+__all__ = ["audit", "keys", "offboard_command", "password_command", "totp_command"]
+
+console = Console()
+
+
+def _runtime(ctx: click.Context) -> Runtime:
+    return ctx.ensure_object(Runtime)
+
+
+async def _tenant_id(db: Database, slug: str) -> int:
+    from core.tenancy.service import get_tenant
+
+    async with db.session() as session:
+        tenant = await get_tenant(session, slug)
+    if tenant is None or tenant.id is None:
+        raise click.ClickException(f"no tenant {slug}")
+    return tenant.id
+
+
+@click.group()
+def audit() -> None:
+    """The tamper-evident audit log."""
+
+
+@audit.command("verify")
+@click.option("--tenant", "slug", help="verify one tenant's chain only")
+@click.pass_context
+def audit_verify(ctx: click.Context, slug: str | None) -> None:
+    """Recompute the chains; exit 1 naming the first bad event on any tampering."""
+    from core.audit.checkpoint import CheckpointError, verify_all
+
+    runtime = _runtime(ctx)
+
+    async def work(db: Database) -> bool:
+        tenant_id = await _tenant_id(db, slug) if slug else None
+        try:
+            result = await verify_all(db, runtime.settings, tenant_id)
+        except CheckpointError as exc:
+            raise click.ClickException(str(exc)) from None
+        for report in result.reports:
+            if report.ok:
+                console.print(f"{report.chain}: ok, {report.events} events")
+            else:
+                console.print(
+                    f"[red]{report.chain}: BROKEN at event {report.first_bad_seq}: "
+                    f"{report.reason}[/]"
+                )
+        console.print(f"checkpoint: {result.checkpoint or 'none yet'}")
+        return result.ok
+
+    if not run(runtime, work):
+        sys.exit(1)
+
+
+@audit.command("checkpoint")
+@click.pass_context
+def audit_checkpoint(ctx: click.Context) -> None:
+    """Sign the current chain heads with the key outside the database and write them out."""
+    from core.audit.checkpoint import write_checkpoint
+
+    runtime = _runtime(ctx)
+    path = run(runtime, lambda db: write_checkpoint(db, runtime.settings))
+    console.print(f"checkpoint written: {path}")
+
+
+@click.group()
+def keys() -> None:
+    """Encryption keys."""
+
+
+@keys.command("rotate")
+@click.option("--tenant", "slug", help="give this tenant a new data key and re-seal its data")
+@click.pass_context
+def keys_rotate(ctx: click.Context, slug: str | None) -> None:
+    """Without --tenant: a new master key re-wraps every tenant's data keys.
+    With --tenant: a new data key for that tenant, its records re-sealed under it."""
+    from core.pii.rotation import rotate_master, rotate_tenant
+
+    runtime = _runtime(ctx)
+
+    async def work(db: Database) -> str:
+        if slug:
+            count = await rotate_tenant(db, runtime.settings, await _tenant_id(db, slug))
+            return f"{slug}: new data key, {count} record(s) re-sealed"
+        rewrapped, removed = await rotate_master(db, runtime.settings)
+        return f"new master key; {rewrapped} data key(s) re-wrapped; {removed} old master key(s) removed"
+
+    console.print(run(runtime, work))
+
+
+@click.command("offboard")
+@click.argument("slug")
+@click.option("--archive", type=click.Path(), help="where to write the encrypted archive")
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+@click.pass_context
+def offboard_command(ctx: click.Context, slug: str, archive: str | None, yes: bool) -> None:
+    """Export a tenant's data to an encrypted archive, then destroy its data key."""
+    from pathlib import Path
+
+    from core.pii.offboarding import offboard
+
+    runtime = _runtime(ctx)
+    if not yes:
+        click.confirm(
+            f"Destroy the data key of {slug}? Its data cannot be read afterwards.", abort=True
+        )
+
+    async def work(db: Database) -> tuple[Path, str, str]:
+        return await offboard(
+            db, runtime.settings, await _tenant_id(db, slug), Path(archive) if archive else None
+        )
+
+    path, passphrase, certificate = run(runtime, work)
+    console.print(f"archive: {path}")
+    click.echo(f"archive key (shown once, give it to the client): {passphrase}")
+    console.print(f"deletion certificate (audit event hash): {certificate}")
+
+
+@click.command("password")
+@click.argument("email")
+@click.pass_context
+def password_command(ctx: click.Context, email: str) -> None:
+    """Set a user's password (read from stdin, or asked for twice on a terminal)."""
+    from core.identity.passwords import PasswordPolicyError
+    from core.identity.service import IdentityError, set_password
+
+    password = read_password()
+    runtime = _runtime(ctx)
+
+    async def work(db: Database) -> None:
+        async with db.session() as session:
+            await set_password(session, email, password)
+
+    try:
+        run(runtime, work)
+    except (IdentityError, PasswordPolicyError) as exc:
+        raise click.ClickException(str(exc)) from None
+    console.print("password set")
+
+
+def read_password() -> str:
+    if sys.stdin.isatty():
+        return str(click.prompt("password", hide_input=True, confirmation_prompt=True))
+    return sys.stdin.readline().rstrip("\n")
+
+
+@click.command("totp")
+@click.argument("email")
+@click.pass_context
+def totp_command(ctx: click.Context, email: str) -> None:
+    """Enrol (or re-enrol) a TOTP second factor; prints the secret and URI once."""
+    from core.identity.service import IdentityError, enrol_totp
+    from core.pii.keyring import KeyRing
+
+    runtime = _runtime(ctx)
+
+    async def work(db: Database) -> tuple[str, str]:
+        async with db.session() as session:
+            return await enrol_totp(session, KeyRing(runtime.settings), email)
+
+    try:
+        secret, uri = run(runtime, work)
+    except IdentityError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"secret: {secret}")
+    click.echo(f"uri:    {uri}")
