@@ -11,6 +11,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,73 @@ ENGINES = ["sqlite", "postgres"]
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if PG_URL is None and os.environ.get("CI"):
         raise pytest.UsageError("CI must run the PostgreSQL half: MADOGUCHI_TEST_PG_URL is unset")
+
+
+# -- the plaintext scan: every log line of the run goes to one file, scanned at the end --------
+
+SESSION_LOG: dict[str, Any] = {}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    from core.logging import configure_logging
+
+    path = tmp_path_factory.getbasetemp() / "session.log"
+    handle = path.open("a", encoding="utf-8")
+    SESSION_LOG["handle"] = handle
+    configure_logging("json", stream=handle)
+    yield path
+    handle.close()
+
+
+def restore_session_logging() -> None:
+    from core.logging import configure_logging
+
+    configure_logging("json", stream=SESSION_LOG["handle"])
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if a seeded personal value sits in plaintext in a SQLite file, its WAL,
+    or the captured logs."""
+    from tests.canaries import canary_strings
+
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is None or session.config.option.collectonly:
+        return
+    base = factory.getbasetemp()
+    files = [
+        p
+        for p in base.rglob("*")
+        if p.is_file() and (p.name.endswith((".db", ".db-wal", ".db-shm", ".log")))
+    ]
+    needles = [v.encode() for v in canary_strings()]
+    leaks = [
+        (str(p.relative_to(base)), n.decode())
+        for p in files
+        for n in needles
+        if n in p.read_bytes()
+    ]
+    session.config.stash[PLAINTEXT_LEAKS] = (len(files), leaks)
+    if leaks:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+PLAINTEXT_LEAKS = pytest.StashKey[tuple[int, list[tuple[str, str]]]]()
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    scanned = config.stash.get(PLAINTEXT_LEAKS, None)
+    if scanned is None:
+        return
+    count, leaks = scanned
+    if leaks:
+        terminalreporter.section("plaintext scan FAILED")
+        for where, value in leaks[:50]:
+            terminalreporter.write_line(f"seeded personal value in plaintext in {where}")
+    else:
+        terminalreporter.write_line(
+            f"plaintext scan: {count} database and log files, no seeded personal value"
+        )
 
 
 def _pg_admin() -> sa.Engine:
@@ -193,3 +261,60 @@ async def make_token(
             await grant_role(session, email, role, slug)
         token = await create_token(session, email, tenant_slug=token_tenant)
     return {"Authorization": f"Bearer {token}"}
+
+
+ROLES = ("supervisor", "operator", "client_admin", "client_viewer")
+
+
+@dataclass
+class World:
+    """Two tenants with a customer each (canary values), and a user for every role."""
+
+    a: TenantContext
+    b: TenantContext
+    customer_a: str  # uid
+    customer_b: str
+    headers: dict[str, dict[str, str]]  # "a:operator", "b:client_admin", "platform_admin", ...
+
+
+async def seed_customer(
+    db: Database, settings: Settings, ctx: TenantContext, values: dict[str, str]
+) -> str:
+    """A customer created through the audited accessor, as the API would."""
+    from core.audit.log import Actor, acting_as
+    from core.pii.access import PersonalData
+    from core.pii.keyring import KeyRing
+
+    with acting_as(Actor(via="test")):
+        async with db.session(ctx) as session:
+            customer = await PersonalData(db, session, KeyRing(settings), ctx).create_customer(
+                values
+            )
+            return customer.uid
+
+
+@pytest.fixture
+async def world(db: Database, host: PluginHost, settings: Settings) -> World:
+    from tests.canaries import CUSTOMER_A, CUSTOMER_B
+
+    a = await make_tenant(db, host, "alpha-shoji", {"intake": {}}, display_name="アルファ商事")
+    b = await make_tenant(db, host, "beta-hoken", {"hotline": {}}, display_name="ベータ保険")
+    headers: dict[str, dict[str, str]] = {}
+    for slug, key in ((a.slug, "a"), (b.slug, "b")):
+        for role in ROLES:
+            headers[f"{key}:{role}"] = await make_token(
+                db, f"{role}@{slug}.example.jp", (role, slug)
+            )
+    headers["platform_admin"] = await make_token(
+        db, "root@bpo.example.jp", ("platform_admin", None)
+    )
+    headers["security_officer"] = await make_token(
+        db, "sec@bpo.example.jp", ("security_officer", None)
+    )
+    return World(
+        a,
+        b,
+        await seed_customer(db, settings, a, CUSTOMER_A),
+        await seed_customer(db, settings, b, CUSTOMER_B),
+        headers,
+    )

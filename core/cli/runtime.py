@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import TypeVar
 
 import click
+import structlog
 
 from core.db import migrate
 from core.db.engine import Database
@@ -24,7 +25,8 @@ class Runtime:
     def __init__(self) -> None:
         self.settings: Settings = load_settings()
         self._host: PluginHost | None = None
-        configure_logging(self.settings.log_format)
+        if not structlog.is_configured():  # an embedding process (the tests) configured it
+            configure_logging(self.settings.log_format)
 
     @property
     def host(self) -> PluginHost:

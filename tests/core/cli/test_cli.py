@@ -68,7 +68,10 @@ def test_users_grants_and_tokens(invoke) -> None:  # type: ignore[no-untyped-def
     invoke("tenant", "apply", str(SHIPPED))
     short = invoke("user", "create", "op@example.jp", input="short\n")
     assert short.exit_code != 0 and "12 characters" in short.output
-    assert invoke("user", "create", "Op@Example.jp", input="たいへん長い合言葉です123\n").exit_code == 0
+    assert (
+        invoke("user", "create", "Op@Example.jp", input="たいへん長い合言葉です123\n").exit_code
+        == 0
+    )
     again = invoke("user", "create", "op@example.jp", "--no-password")
     assert again.exit_code != 0 and "exists already" in again.output
     assert (

@@ -8,11 +8,19 @@ import json
 from core import TenantContext
 from core.logging import configure_logging
 from core.plugins.host import PluginHost
+from tests.conftest import restore_session_logging
 
 
 def test_trace_logs_each_hook_call_without_values() -> None:
     stream = io.StringIO()
     configure_logging("json", stream=stream)
+    try:
+        _check(stream)
+    finally:
+        restore_session_logging()
+
+
+def _check(stream: io.StringIO) -> None:
     host = PluginHost(trace=True)
     host.load_builtins()
     ctx = TenantContext(id=1, slug="trace-me", display_name="秘密の会社名")

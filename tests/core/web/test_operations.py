@@ -17,7 +17,7 @@ from core.db.engine import Database
 from core.logging import configure_logging
 from core.plugins.host import PluginHost
 from core.settings import Settings, load_settings
-from tests.conftest import make_tenant, make_token
+from tests.conftest import make_tenant, make_token, restore_session_logging
 
 CANARY = "カナリア太郎 canary-090-1234-5678"
 
@@ -27,7 +27,7 @@ def log_stream() -> Any:
     stream = io.StringIO()
     configure_logging("json", stream=stream)
     yield stream
-    configure_logging("json")
+    restore_session_logging()
 
 
 async def test_healthz_and_readyz(app: Any) -> None:
