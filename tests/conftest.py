@@ -97,7 +97,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     count, leaks = scanned
     if leaks:
         terminalreporter.section("plaintext scan FAILED")
-        for where, value in leaks[:50]:
+        for where, _value in leaks[:50]:  # the value itself is not printed either
             terminalreporter.write_line(f"seeded personal value in plaintext in {where}")
     else:
         terminalreporter.write_line(
