@@ -19,9 +19,13 @@ from tests.canaries import CUSTOMER_A, CUSTOMER_B
 from tests.conftest import World
 
 
-async def test_customer_is_stored_sealed_and_shown_masked(app: Any, db: Database, world: World) -> None:
-    shown = await app.get(f"/api/v1/t/{world.a.slug}/customers/{world.customer_a}",
-                          headers=world.headers["a:operator"])
+async def test_customer_is_stored_sealed_and_shown_masked(
+    app: Any, db: Database, world: World
+) -> None:
+    shown = await app.get(
+        f"/api/v1/t/{world.a.slug}/customers/{world.customer_a}",
+        headers=world.headers["a:operator"],
+    )
     assert shown.status_code == 200
     body = shown.json()
     assert body["phone"] == "090-****-0123"
@@ -33,14 +37,25 @@ async def test_customer_is_stored_sealed_and_shown_masked(app: Any, db: Database
     assert shown.headers["cache-control"] == "no-store"
     async with db.session(world.a) as session:
         stored = (await session.exec(select(Customer))).one()
-    columns = [stored.name, stored.name_kana, stored.phone, stored.email, stored.address,
-               stored.birth_date, stored.note, stored.phone_index, stored.email_index]
+    columns = [
+        stored.name,
+        stored.name_kana,
+        stored.phone,
+        stored.email,
+        stored.address,
+        stored.birth_date,
+        stored.note,
+        stored.phone_index,
+        stored.email_index,
+    ]
     assert all(c is not None for c in columns)
     for value in columns:
         assert not any(v in str(value) for v in CUSTOMER_A.values())
         assert "09077770123" not in str(value)
     async with db.session(world.a) as session:
-        events = (await session.exec(select(AuditEvent).where(AuditEvent.action == "pii.read"))).all()
+        events = (
+            await session.exec(select(AuditEvent).where(AuditEvent.action == "pii.read"))
+        ).all()
     assert [e.object_id for e in events] == [world.customer_a]
 
 
@@ -49,16 +64,20 @@ async def test_reveal_needs_a_purpose_and_is_audited(app: Any, db: Database, wor
     headers = world.headers["a:operator"]
     missing = await app.post(url, json={"fields": ["phone"], "purpose": " "}, headers=headers)
     assert missing.status_code == 422 and missing.json()["error"]["field"] == "purpose"
-    bad_field = await app.post(url, json={"fields": ["password"], "purpose": "本人確認のため"},
-                               headers=headers)
+    bad_field = await app.post(
+        url, json={"fields": ["password"], "purpose": "本人確認のため"}, headers=headers
+    )
     assert bad_field.status_code == 422
-    shown = await app.post(url, json={"fields": ["phone", "name"], "purpose": "折り返し電話のため"},
-                           headers=headers)
+    shown = await app.post(
+        url, json={"fields": ["phone", "name"], "purpose": "折り返し電話のため"}, headers=headers
+    )
     assert shown.status_code == 200
     assert shown.json()["values"] == {"phone": "09077770123", "name": CUSTOMER_A["name"]}
     assert shown.headers["cache-control"] == "no-store"
     async with db.session(world.a) as session:
-        [event] = (await session.exec(select(AuditEvent).where(AuditEvent.action == "pii.reveal"))).all()
+        [event] = (
+            await session.exec(select(AuditEvent).where(AuditEvent.action == "pii.reveal"))
+        ).all()
     assert event.fields == ["name", "phone"] and event.purpose == "折り返し電話のため"
     assert event.object_id == world.customer_a and event.actor_roles == ["operator"]
     assert not any(v in str(event.model_dump()) for v in CUSTOMER_A.values())
@@ -68,7 +87,9 @@ async def test_platform_roles_and_viewers_cannot_read_plaintext(app: Any, world:
     url = f"/api/v1/t/{world.a.slug}/customers/{world.customer_a}"
     body = {"fields": ["phone"], "purpose": "確認のため"}
     assert (await app.get(url, headers=world.headers["platform_admin"])).status_code == 404
-    assert (await app.post(url + "/reveal", json=body, headers=world.headers["platform_admin"])).status_code == 404
+    assert (
+        await app.post(url + "/reveal", json=body, headers=world.headers["platform_admin"])
+    ).status_code == 404
     officer = await app.post(url + "/reveal", json=body, headers=world.headers["security_officer"])
     assert officer.status_code == 403
     assert (await app.get(url, headers=world.headers["security_officer"])).status_code == 403
@@ -84,8 +105,11 @@ async def test_lookup_by_phone_or_email_in_any_width(app: Any, world: World) -> 
     mail = await app.post(url, json={"email": "Kanaria.Suzuki@EXAMPLE.jp"}, headers=headers)
     assert [c["uid"] for c in mail.json()] == [world.customer_a]
     # the same number belongs to nobody in tenant B (its index key differs)
-    other = await app.post(f"/api/v1/t/{world.b.slug}/customers/search",
-                           json={"phone": "090-7777-0123"}, headers=world.headers["b:operator"])
+    other = await app.post(
+        f"/api/v1/t/{world.b.slug}/customers/search",
+        json={"phone": "090-7777-0123"},
+        headers=world.headers["b:operator"],
+    )
     assert other.json() == []
 
 
@@ -135,18 +159,22 @@ async def test_offboarding_shreds_one_tenant_and_spares_the_others(
             assert other is not None
             assert await pd_b._open(other, "name") == CUSTOMER_B["name"]
         async with db.session(world.a) as session:
-            [event] = (await session.exec(select(AuditEvent).where(
-                AuditEvent.action == "tenant.offboard"))).all()
+            [event] = (
+                await session.exec(select(AuditEvent).where(AuditEvent.action == "tenant.offboard"))
+            ).all()
     assert event.hash == certificate
     assert any(f.startswith("archive_sha256:") for f in event.fields)
 
 
-async def test_offboarded_tenant_is_gone_from_the_api(app: Any, db: Database, settings: Settings,
-                                                       world: World, tmp_path: Any) -> None:
+async def test_offboarded_tenant_is_gone_from_the_api(
+    app: Any, db: Database, settings: Settings, world: World, tmp_path: Any
+) -> None:
     from core.pii.offboarding import offboard
 
     await offboard(db, settings, world.a.id, tmp_path / "a.mdgarchive")
-    response = await app.get(f"/api/v1/t/{world.a.slug}/customers", headers=world.headers["a:operator"])
+    response = await app.get(
+        f"/api/v1/t/{world.a.slug}/customers", headers=world.headers["a:operator"]
+    )
     assert response.status_code == 404
 
 
@@ -163,8 +191,15 @@ async def test_tenant_key_rotation_reseals_every_record(
     keyring = KeyRing(settings)
     async with db.session(world.a) as session:
         customer = (await session.exec(select(Customer))).one()
-        assert customer.name != before and customer.name is not None and customer.name.startswith("v2:")
-        assert await PersonalData(db, session, keyring, world.a)._open(customer, "name") == CUSTOMER_A["name"]
+        assert (
+            customer.name != before
+            and customer.name is not None
+            and customer.name.startswith("v2:")
+        )
+        assert (
+            await PersonalData(db, session, keyring, world.a)._open(customer, "name")
+            == CUSTOMER_A["name"]
+        )
         keys = {k.version: k.wrapped for k in (await session.exec(select(TenantKey))).all()}
         assert keys[1] is None and keys[2] is not None
         found = await PersonalData(db, session, keyring, world.a).find(phone="09077770123")

@@ -37,14 +37,20 @@ async def test_soft_limit_alerts_and_hard_limit_refuses_with_evidence(
 ) -> None:
     await set_tenant(db, world.a.id, reveal_soft_limit=2, reveal_hard_limit=3, working_hours="")
     url = f"/api/v1/t/{world.a.slug}/customers/{world.customer_a}/reveal"
-    codes = [(await app.post(url, json=PURPOSE, headers=world.headers["a:operator"])).status_code
-             for _ in range(4)]
+    codes = [
+        (await app.post(url, json=PURPOSE, headers=world.headers["a:operator"])).status_code
+        for _ in range(4)
+    ]
     assert codes == [200, 200, 200, 429]
     kinds = sorted(a.kind for a in await alerts(db, world))
     assert kinds == ["hard_limit", "soft_limit"]
     async with db.session(world.a) as session:
-        outcomes = [e.outcome for e in (await session.exec(
-            select(AuditEvent).where(AuditEvent.action == "pii.reveal"))).all()]
+        outcomes = [
+            e.outcome
+            for e in (
+                await session.exec(select(AuditEvent).where(AuditEvent.action == "pii.reveal"))
+            ).all()
+        ]
     assert outcomes == ["ok", "ok", "ok", "refused:hard_limit"]
     # another operator is not affected by the first one's count
     other = await app.post(url, json=PURPOSE, headers=world.headers["a:supervisor"])
@@ -61,7 +67,9 @@ async def test_read_limit_applies_to_list_views(app: Any, db: Database, world: W
     assert CUSTOMER_A["name"] not in refused.text
 
 
-async def test_access_outside_working_hours_is_flagged(app: Any, db: Database, world: World) -> None:
+async def test_access_outside_working_hours_is_flagged(
+    app: Any, db: Database, world: World
+) -> None:
     await set_tenant(db, world.a.id, working_hours="00:00-00:00")  # never inside
     url = f"/api/v1/t/{world.a.slug}/customers/{world.customer_a}"
     for _ in range(2):
@@ -77,7 +85,9 @@ async def test_canary_reveal_raises_a_critical_alert_visible_to_security(
         assert customer.id is not None
         session.add(Canary(tenant_id=world.a.id, customer_id=customer.id))
     url = f"/api/v1/t/{world.a.slug}/customers/{world.customer_a}/reveal"
-    assert (await app.post(url, json=PURPOSE, headers=world.headers["a:operator"])).status_code == 200
+    assert (
+        await app.post(url, json=PURPOSE, headers=world.headers["a:operator"])
+    ).status_code == 200
     [alert] = await alerts(db, world)
     assert (alert.kind, alert.severity) == ("canary", "critical")
     seen = await app.get("/api/v1/admin/alerts", headers=world.headers["security_officer"])
@@ -93,10 +103,12 @@ async def test_export_needs_a_second_person_and_downloads_once_watermarked(
 ) -> None:
     base = f"/api/v1/t/{world.a.slug}/exports"
     supervisor, client_admin = world.headers["a:supervisor"], world.headers["a:client_admin"]
-    assert (await app.post(base, json={"kind": "customers", "reason": "x"},
-                           headers=supervisor)).status_code == 422  # no real reason
-    created = await app.post(base, json={"kind": "customers", "reason": "年次監査のため"},
-                             headers=supervisor)
+    assert (
+        await app.post(base, json={"kind": "customers", "reason": "x"}, headers=supervisor)
+    ).status_code == 422  # no real reason
+    created = await app.post(
+        base, json={"kind": "customers", "reason": "年次監査のため"}, headers=supervisor
+    )
     assert created.status_code == 201
     export_id = created.json()["id"]
     early = await app.get(f"{base}/{export_id}/download", headers=supervisor)
@@ -118,8 +130,12 @@ async def test_export_needs_a_second_person_and_downloads_once_watermarked(
     again = await app.get(f"{base}/{export_id}/download", headers=supervisor)
     assert again.status_code == 410
     async with db.session(world.a) as session:
-        actions = [e.action for e in (await session.exec(select(AuditEvent).where(
-            AuditEvent.object_type == "export"))).all()]
+        actions = [
+            e.action
+            for e in (
+                await session.exec(select(AuditEvent).where(AuditEvent.object_type == "export"))
+            ).all()
+        ]
     assert actions == ["export.request", "export.approve", "export.download"]
 
 
@@ -127,12 +143,16 @@ async def test_security_officer_may_approve_but_not_export_for_themselves(
     app: Any, world: World
 ) -> None:
     base = f"/api/v1/t/{world.a.slug}/exports"
-    created = await app.post(base, json={"kind": "customers", "reason": "移行のため"},
-                             headers=world.headers["a:client_admin"])
+    created = await app.post(
+        base,
+        json={"kind": "customers", "reason": "移行のため"},
+        headers=world.headers["a:client_admin"],
+    )
     export_id = created.json()["id"]
     officer = world.headers["security_officer"]
-    assert (await app.post(base, json={"kind": "customers", "reason": "自分用の出力"},
-                           headers=officer)).status_code == 403
+    assert (
+        await app.post(base, json={"kind": "customers", "reason": "自分用の出力"}, headers=officer)
+    ).status_code == 403
     approved = await app.post(f"{base}/{export_id}/approve", headers=officer)
     assert approved.status_code == 200
     assert (await app.get(f"{base}/{export_id}/download", headers=officer)).status_code == 403
