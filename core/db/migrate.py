@@ -52,7 +52,7 @@ def downgrade(settings: Settings, revision: str = "-1") -> None:
     command.downgrade(alembic_config(settings.migration_database_url), revision)
 
 
-def _sync_url(url: str) -> sa.URL:
+def sync_url(url: str) -> sa.URL:
     parsed = make_url(url)
     driver = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}[parsed.get_backend_name()]
     return parsed.set(drivername=driver)
@@ -60,9 +60,7 @@ def _sync_url(url: str) -> sa.URL:
 
 def current_revision(settings: Settings) -> str | None:
     _prepare(settings)
-    engine = sa.create_engine(
-        _sync_url(settings.migration_database_url), poolclass=sa.pool.NullPool
-    )
+    engine = sa.create_engine(sync_url(settings.migration_database_url), poolclass=sa.pool.NullPool)
     try:
         with engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
@@ -85,9 +83,7 @@ def _grant_app_role(settings: Settings) -> None:
     if role is None:
         return
     quoted = '"' + role.replace('"', '""') + '"'
-    engine = sa.create_engine(
-        _sync_url(settings.migration_database_url), poolclass=sa.pool.NullPool
-    )
+    engine = sa.create_engine(sync_url(settings.migration_database_url), poolclass=sa.pool.NullPool)
     try:
         with engine.begin() as connection:
             connection.execute(sa.text(f"GRANT USAGE ON SCHEMA public TO {quoted}"))

@@ -27,7 +27,7 @@ def empty_settings(engine_kind: str, tmp_path: Path) -> object:
 
 
 def _tables(settings: Settings) -> set[str]:
-    engine = sa.create_engine(migrate._sync_url(settings.migration_database_url))
+    engine = sa.create_engine(migrate.sync_url(settings.migration_database_url))
     try:
         return set(sa.inspect(engine).get_table_names()) - {"alembic_version"}
     finally:
@@ -70,7 +70,7 @@ def test_models_and_migrations_agree(empty_settings: Settings) -> None:
 
     import_builtin_models()
     migrate.upgrade(empty_settings)
-    engine = sa.create_engine(migrate._sync_url(empty_settings.migration_database_url))
+    engine = sa.create_engine(migrate.sync_url(empty_settings.migration_database_url))
     try:
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
