@@ -1,10 +1,12 @@
 """The demo: example tenants from ``tenants/`` and demo staff with Japanese names.
 
 Idempotent: a second run changes nothing but issues fresh demo tokens. Demo staff are BPO
-and client employees, not end customers; customer data arrives with the intake plugin.
+and client employees; each new tenant also gets 20 generated customers and 2 canaries.
 """
 
 from __future__ import annotations
+
+import random
 
 import click
 from rich.console import Console
@@ -14,6 +16,9 @@ from core.cli.runtime import Runtime
 from core.db.engine import Database
 from core.identity.models import User
 from core.identity.service import create_token, create_user, grant_role
+from core.pii.access import PersonalData
+from core.pii.generate import seed_canaries, seed_customers
+from core.pii.keyring import KeyRing
 from core.tenancy.manifest import load_manifests
 from core.tenancy.service import apply_specs
 
@@ -48,6 +53,14 @@ async def load_demo(db: Database, runtime: Runtime, console: Console) -> None:
     changes = await apply_specs(db, runtime.host, specs)
     for change in changes:
         console.print(f"tenant {change.slug}: {'created' if change.created else 'ready'}")
+    keyring = KeyRing(runtime.settings)
+    for change in changes:
+        if change.created and change.context is not None:
+            async with db.session(change.context) as session:
+                pd = PersonalData(db, session, keyring, change.context)
+                await seed_customers(session, pd, 20, random.Random(change.slug))  # noqa: S311 (repeatable demo data)
+            await seed_canaries(db, keyring, change.context, 2)
+            console.print(f"  {change.slug}: 20 demo customers, 2 canaries")
     async with db.session() as session:
         for email, name, grants in DEMO_STAFF:
             exists = (await session.exec(select(User).where(User.email == email))).first()

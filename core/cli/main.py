@@ -376,6 +376,7 @@ def token_create(ctx: click.Context, email: str, slug: str | None, days: int | N
 
 from core.cli.security import (  # noqa: E402  (commands defined in their own module)
     audit,
+    canaries_command,
     keys,
     offboard_command,
     password_command,
@@ -386,6 +387,7 @@ from core.cli.security import (  # noqa: E402  (commands defined in their own mo
 cli.add_command(audit)
 cli.add_command(keys)
 tenant.add_command(offboard_command)
+tenant.add_command(canaries_command)
 user.add_command(password_command)
 user.add_command(totp_command)
 

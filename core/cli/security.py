@@ -11,7 +11,14 @@ from rich.console import Console
 from core.cli.runtime import Runtime, run
 from core.db.engine import Database
 
-__all__ = ["audit", "keys", "offboard_command", "password_command", "totp_command"]
+__all__ = [
+    "audit",
+    "canaries_command",
+    "keys",
+    "offboard_command",
+    "password_command",
+    "totp_command",
+]
 
 console = Console()
 
@@ -177,3 +184,27 @@ def totp_command(ctx: click.Context, email: str) -> None:
         raise click.ClickException(str(exc)) from None
     click.echo(f"secret: {secret}")
     click.echo(f"uri:    {uri}")
+
+
+@click.command("canaries")
+@click.argument("slug")
+@click.option("--count", default=2, show_default=True, type=click.IntRange(1, 50))
+@click.pass_context
+def canaries_command(ctx: click.Context, slug: str, count: int) -> None:
+    """Seed canary customers (honeytokens): revealing or exporting one raises an alert."""
+    from core.pii.generate import seed_canaries
+    from core.pii.keyring import KeyRing
+    from core.tenancy.context import TenantContext
+
+    runtime = _runtime(ctx)
+
+    async def work(db: Database) -> int:
+        tenant_id = await _tenant_id(db, slug)
+        return await seed_canaries(
+            db,
+            KeyRing(runtime.settings),
+            TenantContext(id=tenant_id, slug=slug, display_name=slug),
+            count,
+        )
+
+    console.print(f"{run(runtime, work)} canary customer(s) added to {slug}")
