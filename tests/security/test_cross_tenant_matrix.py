@@ -6,6 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlmodel import select
+
+from core.audit.models import AuditEvent
+from core.db.engine import Database
 from tests.canaries import CUSTOMER_B
 from tests.conftest import ROLES, World
 
@@ -50,7 +54,9 @@ def _body(operation: dict[str, Any], components: dict[str, Any]) -> Any:
     return body
 
 
-async def test_no_role_of_one_tenant_succeeds_against_another(app: Any, world: World) -> None:
+async def test_no_role_of_one_tenant_succeeds_against_another(
+    app: Any, db: Database, world: World
+) -> None:
     created = await app.post(
         f"/api/v1/t/{world.b.slug}/exports",
         json={"kind": "customers", "reason": "監査のための出力"},
@@ -90,6 +96,11 @@ async def test_no_role_of_one_tenant_succeeds_against_another(app: Any, world: W
     assert tried >= len(operations) * 6
     assert successes == []
     assert leaks == []
+    # every attempt by a stranger is in tenant B's own audit chain, for B to see
+    async with db.session(world.b) as session:
+        denied = (await session.exec(select(AuditEvent).where(
+            AuditEvent.action == "access.denied", AuditEvent.outcome == "denied:no_role"))).all()
+    assert len(denied) == len(operations) * len(callers)
 
 
 async def test_members_do_reach_their_own_tenant(app: Any, world: World) -> None:
