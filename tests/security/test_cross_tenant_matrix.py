@@ -98,8 +98,13 @@ async def test_no_role_of_one_tenant_succeeds_against_another(
     assert leaks == []
     # every attempt by a stranger is in tenant B's own audit chain, for B to see
     async with db.session(world.b) as session:
-        denied = (await session.exec(select(AuditEvent).where(
-            AuditEvent.action == "access.denied", AuditEvent.outcome == "denied:no_role"))).all()
+        denied = (
+            await session.exec(
+                select(AuditEvent).where(
+                    AuditEvent.action == "access.denied", AuditEvent.outcome == "denied:no_role"
+                )
+            )
+        ).all()
     assert len(denied) == len(operations) * len(callers)
 
 
