@@ -82,38 +82,11 @@ class ChainVerifier:
         self.hashes_at: dict[int, str] = {}
 
     def feed(self, rows: Iterable[Sequence[Any]]) -> bool:
-        """Check a batch; returns False once the chain is known to be bad."""
-        report = self.report
-        if not report.ok:
-            return False
-        chain, expected, prev, keep = report.chain, self._expected, self._prev, self._keep
-        for row in rows:
-            seq = row[0]
-            if seq != expected:
-                what = "missing" if seq > expected else "duplicated or out of order"
-                report.fail(
-                    expected if seq > expected else seq, f"event {expected} {what} (found {seq})"
-                )
-                return False
-            if row[12] != prev:
-                report.fail(seq, "link to the previous event is broken")
-                return False
-            digest = event_hash(chain, row[:13])
-            if digest != row[13]:
-                report.fail(seq, "event content does not match its hash")
-                return False
-            if seq in keep:
-                self.hashes_at[seq] = digest
-            prev = digest
-            expected += 1
-        report.events = expected - 1
-        self._expected, self._prev = expected, prev
-        return True
+        """Check a batch of rows in seq order; False once the chain is known to be bad.
 
-    def feed_raw(self, rows: Iterable[Sequence[Any]]) -> bool:
-        """Like :meth:`feed`, for rows straight from a database driver: timestamps may be
-        ISO text and the two list columns JSON text. Normalised inline, since this loop runs
-        once per event over chains of millions."""
+        Rows may come straight from a database driver: the time as a datetime, ISO text or
+        integer microseconds, the two list columns as lists or JSON text. They are normalised
+        inline, since this loop runs once per event over chains of millions."""
         report = self.report
         if not report.ok:
             return False

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.audit.chain import event_hash
+from core.audit.chain import HASHED_COLUMNS, event_hash
 from core.audit.models import GENESIS, AuditEvent, AuditHead, PlatformAuditEvent, PlatformAuditHead
 from core.db.base import utcnow
 from core.db.session import session_tenant_id
@@ -130,27 +130,7 @@ async def record(
         prev,
     ]
     digest = event_hash(chain, values)
-    columns: dict[str, Any] = dict(
-        zip(
-            (
-                "seq",
-                "at",
-                "actor_user_id",
-                "actor_roles",
-                "action",
-                "object_type",
-                "object_id",
-                "fields",
-                "purpose",
-                "outcome",
-                "request_id",
-                "client_addr",
-                "prev_hash",
-            ),
-            values,
-            strict=True,
-        )
-    )
+    columns: dict[str, Any] = dict(zip(HASHED_COLUMNS, values, strict=True))
     if tenant_id is not None:
         session.add(AuditEvent(tenant_id=tenant_id, hash=digest, **columns))
         await session.exec(

@@ -60,7 +60,7 @@ def _stream_sync(url: str, table: str, tenant_id: int | None, verifier: ChainVer
                 cursor = raw.cursor()
             cursor.execute(sql, params)
             while batch := cursor.fetchmany(_BATCH):
-                if not verifier.feed_raw(batch):
+                if not verifier.feed(batch):
                     break
             cursor.close()
             connection.rollback()
