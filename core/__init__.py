@@ -3,21 +3,27 @@
 Plugins import only what is listed in ``__all__`` here, never a private module of ``core``.
 """
 
+from core.audit.log import record as audit
 from core.db.base import JSONType, TenantScoped, TZDateTime, utcnow
 from core.jobs.queue import enqueue
 from core.jobs.registry import JobContext, JobHandler
+from core.pii.access import PersonalData, PurposeRequired
+from core.pii.models import Customer
 from core.plugins.api import PageSpec, PermissionSpec, PluginManifest, Setting, SettingsError
 from core.plugins.markers import hookimpl, hookspec
 from core.tenancy.context import TenantContext, TenantContextMissing
 from core.version import __version__
 
 __all__ = [
+    "Customer",
     "JSONType",
     "JobContext",
     "JobHandler",
     "PageSpec",
     "PermissionSpec",
+    "PersonalData",
     "PluginManifest",
+    "PurposeRequired",
     "Setting",
     "SettingsError",
     "TZDateTime",
@@ -25,6 +31,7 @@ __all__ = [
     "TenantContextMissing",
     "TenantScoped",
     "__version__",
+    "audit",
     "enqueue",
     "hookimpl",
     "hookspec",
