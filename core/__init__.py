@@ -9,20 +9,29 @@ from core.jobs.queue import enqueue
 from core.jobs.registry import JobContext, JobHandler
 from core.pii.access import PersonalData, PurposeRequired
 from core.pii.models import Customer
-from core.plugins.api import PageSpec, PermissionSpec, PluginManifest, Setting, SettingsError
+from core.plugins.api import (
+    MenuItem,
+    PermissionSpec,
+    PluginManifest,
+    PortalSection,
+    Setting,
+    SettingsError,
+)
 from core.plugins.markers import hookimpl, hookspec
 from core.tenancy.context import TenantContext, TenantContextMissing
 from core.version import __version__
+from core.web.ui.render import page
 
 __all__ = [
     "Customer",
     "JSONType",
     "JobContext",
     "JobHandler",
-    "PageSpec",
+    "MenuItem",
     "PermissionSpec",
     "PersonalData",
     "PluginManifest",
+    "PortalSection",
     "PurposeRequired",
     "Setting",
     "SettingsError",
@@ -35,5 +44,6 @@ __all__ = [
     "enqueue",
     "hookimpl",
     "hookspec",
+    "page",
     "utcnow",
 ]

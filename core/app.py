@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
 
 from core.audit.routes import AccessLogController
 from core.authz.policy import Authorizer
@@ -17,7 +21,12 @@ from core.jobs.worker import Worker
 from core.pii.keyring import KeyRing
 from core.pii.routes import CustomerController
 from core.plugins.host import PluginHost
-from core.plugins.routes import plugin_routers
+from core.plugins.routes import (
+    plugin_menu_items,
+    plugin_portal_sections,
+    plugin_routers,
+    plugin_ui_dirs,
+)
 from core.security.routes import ExportController, SecurityAdminController
 from core.settings import Settings, load_settings
 from core.tenancy.routes import TenantAdminController, TenantPluginsController
@@ -25,13 +34,21 @@ from core.version import __version__
 from core.web.access import enforce_access, route_permission
 from core.web.deps import dependencies
 from core.web.errors import exception_handlers
-from core.web.health import healthz, home, readyz
+from core.web.health import healthz, readyz
 from core.web.middleware import request_context_middleware
 from core.web.state import CoreState
+from core.web.ui.admin_pages import ADMIN_PAGES
+from core.web.ui.auth_pages import AUTH_PAGES
+from core.web.ui.headers import security_headers_middleware
+from core.web.ui.i18n import add_catalogue_dir
+from core.web.ui.portal_pages import PORTAL_PAGES
+from core.web.ui.render import jinja_environment
+from core.web.ui.workspace_pages import WORKSPACE_PAGES
 
 __all__ = ["SCHEMA_PATH", "build_host", "create_app"]
 
 SCHEMA_PATH = "/schema"
+STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
 
 
 def build_host(settings: Settings) -> PluginHost:
@@ -105,9 +122,24 @@ def create_app(
                 await worker_task
             await db.dispose()
 
+    core.menu_items = plugin_menu_items(host)
+    core.portal_sections = plugin_portal_sections(host)
+    for folder in plugin_ui_dirs(host, "locale"):
+        add_catalogue_dir(folder)
+    templates = jinja_environment(plugin_ui_dirs(host, "templates"))
+
     app = Litestar(
         route_handlers=[
-            home,
+            *AUTH_PAGES,
+            *ADMIN_PAGES,
+            *WORKSPACE_PAGES,
+            *PORTAL_PAGES,
+            create_static_files_router(
+                path="/static",
+                directories=[STATIC_DIR],
+                opt={"public": True},
+                include_in_schema=False,
+            ),
             healthz,
             readyz,
             TenantAdminController,
@@ -122,7 +154,8 @@ def create_app(
         dependencies=dependencies,
         guards=[enforce_access],
         exception_handlers=exception_handlers,
-        middleware=[request_context_middleware],
+        middleware=[request_context_middleware, security_headers_middleware],
+        template_config=TemplateConfig(instance=JinjaTemplateEngine.from_environment(templates)),
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(title="Madoguchi API", version=__version__, path=SCHEMA_PATH),
         request_max_body_size=1024 * 1024,

@@ -39,12 +39,30 @@ CORE_PERMISSIONS: Mapping[str, str] = {
     "export:approve": "approve or reject another person's export request",
     "export:download": "download an approved export one requested",
     "export:review": "see pending export requests of every tenant",
+    "viewer:manage": "add and remove the client's own viewers",
+    "user:manage": "create users and grant or revoke their roles",
+    "token:manage": "create and revoke API tokens",
+    "audit:verify": "see whether the audit chains verify",
 }
 
 # Platform roles hold no permission that shows a customer's plaintext, anywhere.
 ROLE_DEFAULTS: Mapping[str, tuple[str, ...]] = {
-    "platform_admin": ("tenant:list", "tenant:read", "tenant:create", "tenant:update"),
-    "security_officer": ("tenant:list", "tenant:read", "alert:read", "export:review"),
+    "platform_admin": (
+        "tenant:list",
+        "tenant:read",
+        "tenant:create",
+        "tenant:update",
+        "user:manage",
+        "token:manage",
+        "audit:verify",
+    ),
+    "security_officer": (
+        "tenant:list",
+        "tenant:read",
+        "alert:read",
+        "export:review",
+        "audit:verify",
+    ),
     "supervisor": (
         "plugin:list",
         "job:read",

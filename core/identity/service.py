@@ -50,6 +50,8 @@ class Principal:
     email: str
     roles: dict[str, frozenset[str]] = field(default_factory=dict)  # domain -> roles
     token_tenant_id: int | None = None
+    language: str = "ja"
+    display_name: str = ""
 
     def roles_in(self, domain: str) -> frozenset[str]:
         return self.roles.get(domain, frozenset())
@@ -225,6 +227,8 @@ async def principal_for(
         email=user.email,
         roles={d: frozenset(r) for d, r in roles.items()},
         token_tenant_id=token_tenant_id,
+        language=user.language,
+        display_name=user.display_name,
     )
 
 

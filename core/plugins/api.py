@@ -7,7 +7,7 @@ settings, so a bad value is refused before it is stored.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,9 +17,10 @@ from packaging.version import Version
 from core.version import __version__
 
 __all__ = [
-    "PageSpec",
+    "MenuItem",
     "PermissionSpec",
     "PluginManifest",
+    "PortalSection",
     "Setting",
     "SettingsError",
 ]
@@ -84,15 +85,32 @@ class PermissionSpec:
 
 
 @dataclass(frozen=True)
-class PageSpec:
-    """A page under ``/t/{tenant}/`` that a plugin contributes to the tenant menu."""
+class MenuItem:
+    """An entry in a tenant's menu, pointing at ``/t/{tenant}{path}``. Shown only to tenants
+    that enabled the plugin and users holding ``permission``."""
 
     path: str
+    label: str
+    label_en: str
+    permission: str
+    plugin_id: str = ""
+
+
+@dataclass(frozen=True)
+class PortalSection:
+    """A section of the client portal's home page.
+
+    ``template`` is rendered with what ``load(ctx, session, settings)`` returns (plus the
+    page's usual context); ``settings`` are the plugin's settings for the tenant.
+    """
+
+    key: str
     title: str
     title_en: str
     permission: str
+    template: str
+    load: Callable[[Any, Any, dict[str, Any]], Awaitable[dict[str, Any]]]
     plugin_id: str = ""
-    menu: bool = True
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from litestar.types import ControllerRouterHandler
 
     from core.jobs.registry import JobHandler
-    from core.plugins.api import PageSpec, PermissionSpec
+    from core.plugins.api import MenuItem, PermissionSpec, PortalSection
     from core.tenancy.context import TenantContext
 
 
@@ -56,11 +56,32 @@ def register_permissions() -> list[PermissionSpec]:
 
 
 @hookspec
-def register_pages() -> list[PageSpec]:
-    """Return the web pages this plugin contributes (path, title, permission, menu placement).
+def register_pages() -> list[ControllerRouterHandler]:
+    """Return Litestar handlers that render HTML pages (``core.page(...)``) under
+    ``/t/{tenant:str}/...``.
 
-    Called once at startup; the web shell lists them in a tenant's menu only when the tenant
-    has enabled the plugin. Implemented by plugins with a user interface.
+    Called once at startup and mounted like :func:`register_routes`: the same permission
+    declaration is required, and a tenant that has not enabled the plugin gets 404. Templates
+    live in the plugin's ``templates/<plugin id>/`` folder. Implemented by plugins with a UI.
+    """
+
+
+@hookspec
+def register_menu_items() -> list[MenuItem]:
+    """Return entries for the tenant menu of the operator workspace.
+
+    Called once at startup; an entry is shown only in tenants that enabled the plugin and to
+    users holding its permission. Implemented by plugins that register pages.
+    """
+
+
+@hookspec
+def register_portal_sections() -> list[PortalSection]:
+    """Return sections for the client portal's home page (``/t/{tenant}/portal``).
+
+    Called once at startup; a section is shown only in tenants that enabled the plugin and to
+    users holding its permission; its ``load`` runs with a session bound to the tenant.
+    Implemented by plugins with something to report to the client.
     """
 
 

@@ -13,6 +13,7 @@ from core.tenancy.manifest import parse_manifest
 from core.tenancy.schemas import PluginState, TenantRead, TenantWriteResult
 from core.tenancy.service import (
     apply_specs,
+    as_manifest,
     get_tenant,
     list_tenants,
     read_tenant,
@@ -22,24 +23,6 @@ from core.web.errors import ApiError
 from core.web.state import CoreState
 
 __all__ = ["TenantAdminController", "TenantPluginsController"]
-
-
-def _as_manifest(read: TenantRead) -> dict[str, Any]:
-    data = read.model_dump(
-        include={
-            "slug",
-            "display_name",
-            "display_name_en",
-            "color",
-            "status",
-            "retention_days",
-            "working_hours",
-        }
-    )
-    data["plugins"] = {p.id: {"enabled": p.enabled, "settings": p.settings} for p in read.plugins}
-    data["roles"] = read.roles
-    data["security"] = read.security
-    return data
 
 
 def _body(data: JSONBody[Any]) -> dict[str, Any]:
@@ -91,7 +74,7 @@ class TenantAdminController(Controller):
             raise ApiError(404, "No such tenant.")
         if patch_data.get("slug", slug) != slug:
             raise ApiError(422, "The slug of a tenant cannot be changed.", field="slug")
-        merged = _as_manifest(await read_tenant(session, tenant))
+        merged = as_manifest(await read_tenant(session, tenant))
         for key, value in patch_data.items():
             if key == "plugins" and isinstance(value, dict):
                 for plugin_id, entry in value.items():

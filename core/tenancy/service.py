@@ -26,6 +26,7 @@ from core.tenancy.schemas import PluginState, TenantRead
 __all__ = [
     "TenantChange",
     "apply_specs",
+    "as_manifest",
     "context_of",
     "enabled_plugins",
     "get_tenant",
@@ -226,3 +227,22 @@ async def read_tenant(session: AsyncSession, tenant: Tenant) -> TenantRead:
         created_at=tenant.created_at,
         updated_at=tenant.updated_at,
     )
+
+
+def as_manifest(read: TenantRead) -> dict[str, Any]:
+    """A tenant as manifest data, to merge a partial change into and validate whole."""
+    data = read.model_dump(
+        include={
+            "slug",
+            "display_name",
+            "display_name_en",
+            "color",
+            "status",
+            "retention_days",
+            "working_hours",
+        }
+    )
+    data["plugins"] = {p.id: {"enabled": p.enabled, "settings": p.settings} for p in read.plugins}
+    data["roles"] = read.roles
+    data["security"] = read.security
+    return data

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
+from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
@@ -85,8 +86,9 @@ async def _identify(core: CoreState, connection: ASGIConnection[Any, Any, Any, A
     if live is None:
         raise ApiError(401, "Your session has ended; please sign in again.", code="session_expired")
     user_id, csrf = live
+    connection.state.csrf = csrf
     if connection.scope.get("method", "GET") not in _SAFE and not csrf_matches(
-        csrf, connection.headers.get("x-csrf-token")
+        csrf, await _submitted_csrf(connection)
     ):
         raise ApiError(403, "The CSRF token is missing or wrong.", code="csrf")
     async with core.db.session() as session:
@@ -94,6 +96,20 @@ async def _identify(core: CoreState, connection: ASGIConnection[Any, Any, Any, A
         if user is None or not user.is_active:
             raise ApiError(401, "This account is disabled.")
         return await principal_for(session, user)
+
+
+async def _submitted_csrf(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    """The token from the X-CSRF-Token header (API clients) or the form's ``_csrf`` field
+    (pages). Reading the form here leaves it cached for the handler."""
+    header = connection.headers.get("x-csrf-token")
+    if header:
+        return header
+    content_type = connection.headers.get("content-type", "")
+    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        form = await Request(connection.scope, connection.receive).form()
+        value = form.get("_csrf")
+        return value if isinstance(value, str) else None
+    return None
 
 
 def _roles_in_tenant(principal: Principal, domain: str) -> frozenset[str]:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
+from urllib.parse import quote
 
 import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.response import Redirect
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 
@@ -47,6 +49,20 @@ class ApiError(HTTPException):
         self.field = field
 
 
+def _page_or_body(
+    request: Request[Any, Any, Any], status: int, code: str, message: str, field: str | None = None
+) -> Response[Any]:
+    from core.web.ui.render import error_page, wants_html
+
+    if not wants_html(request):
+        return _body(request, status, code, message, field)
+    if status == 401:
+        expired = "&expired=1" if code == "session_expired" else ""
+        return Redirect(path=f"/login?next={quote(request.url.path)}{expired}", status_code=303)
+    request_id = request.scope.get("state", {}).get("request_id")
+    return error_page(request, status, request_id)
+
+
 def _body(
     request: Request[Any, Any, Any], status: int, code: str, message: str, field: str | None = None
 ) -> Response[dict[str, Any]]:
@@ -62,25 +78,25 @@ def _body(
     return Response({"error": error}, status_code=status)
 
 
-def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     if isinstance(exc, ApiError):
-        return _body(request, exc.status_code, exc.code, exc.detail, exc.field)
+        return _page_or_body(request, exc.status_code, exc.code, exc.detail, exc.field)
     field = None
     if isinstance(exc, ValidationException) and isinstance(exc.extra, list) and exc.extra:
         first = exc.extra[0]
         field = first.get("key") if isinstance(first, dict) else None
         message = first.get("message", exc.detail) if isinstance(first, dict) else exc.detail
-        return _body(request, 400, "bad_request", str(message), field)
-    return _body(request, exc.status_code, _CODES.get(exc.status_code, "error"), exc.detail)
+        return _page_or_body(request, 400, "bad_request", str(message), field)
+    return _page_or_body(request, exc.status_code, _CODES.get(exc.status_code, "error"), exc.detail)
 
 
-def _manifest(request: Request[Any, Any, Any], exc: ManifestError) -> Response[dict[str, Any]]:
-    return _body(request, 422, "invalid", exc.message, exc.field)
+def _manifest(request: Request[Any, Any, Any], exc: ManifestError) -> Response[Any]:
+    return _page_or_body(request, 422, "invalid", exc.message, exc.field)
 
 
-def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.error("request_failed", error=type(exc).__name__)
-    return _body(
+    return _page_or_body(
         request,
         HTTP_500_INTERNAL_SERVER_ERROR,
         "internal_error",

@@ -9,6 +9,7 @@ from core.authz.policy import Authorizer
 from core.db.engine import Database
 from core.identity.service import Principal
 from core.pii.keyring import KeyRing
+from core.plugins.api import MenuItem, PortalSection
 from core.plugins.host import PluginHost
 from core.settings import Settings
 from core.tenancy.context import TenantContext
@@ -33,6 +34,8 @@ class CoreState:
     keyring: KeyRing
     # (tenant id, config version) -> enabled plugin ids; a version bump on any node misses
     enabled_cache: dict[tuple[int, int], frozenset[str]] = field(default_factory=dict)
+    menu_items: list[MenuItem] = field(default_factory=list)
+    portal_sections: list[PortalSection] = field(default_factory=list)
 
 
 def core_state(app_state: Any) -> CoreState:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from core import PageSpec, hookimpl
-from plugins.voc import routes
+from core import MenuItem, PortalSection, hookimpl
+from plugins.voc import pages, routes
 
 
 @hookimpl
@@ -14,13 +14,26 @@ def register_routes() -> list[Any]:
 
 
 @hookimpl
-def register_pages() -> list[PageSpec]:
+def register_pages() -> list[Any]:
+    return [pages.voc_page]
+
+
+@hookimpl
+def register_menu_items() -> list[MenuItem]:
     return [
-        PageSpec(
-            path="/voc",
+        MenuItem(path="/voc", label="VOCレポート", label_en="VOC reports", permission="report:read")
+    ]
+
+
+@hookimpl
+def register_portal_sections() -> list[PortalSection]:
+    return [
+        PortalSection(
+            key="voc",
             title="VOCレポート",
-            title_en="VOC reports",
+            title_en="Voice of customer",
             permission="report:read",
-            plugin_id="voc",
+            template="voc/portal_section.html",
+            load=pages.portal_section,
         )
     ]

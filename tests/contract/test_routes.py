@@ -14,7 +14,25 @@ from core.settings import Settings
 from core.web.access import AUTHENTICATED, route_permission
 
 # The public routes, by path. A new public route must be added here on purpose.
-PUBLIC = {"/", "/healthz", "/readyz", "/api/v1/auth/login"}
+PUBLIC = {
+    "/",
+    "/healthz",
+    "/readyz",
+    "/api/v1/auth/login",
+    "/login",
+    "/language",
+    "/static/{file_path:path}",
+}
+# Routes open to any signed-in caller (inside a tenant: any member of that tenant).
+ANY_USER = {
+    "/api/v1/auth/logout",
+    "/api/v1/auth/me",
+    "/logout",
+    "/account",
+    "/account/password",
+    "/switch",
+    "/t/{tenant:str}/theme.css",
+}
 
 
 def test_every_route_declares_a_permission(settings: Settings, host: PluginHost) -> None:
@@ -29,7 +47,7 @@ def test_every_route_declares_a_permission(settings: Settings, host: PluginHost)
     assert public == PUBLIC
     assert declared[("/api/v1/admin/tenants", ("POST",))] == "tenant:create"
     any_user = {path for (path, _), permission in declared.items() if permission == AUTHENTICATED}
-    assert any_user == {"/api/v1/auth/logout", "/api/v1/auth/me"}
+    assert any_user == ANY_USER
     assert all(p in (None, AUTHENTICATED) or ":" in p for p in declared.values())
 
 
