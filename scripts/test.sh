@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Quick start 2: install the test tools and a throw-away PostgreSQL 15 (Debian packages, when
-# missing), then lint, type-check and run the whole suite on SQLite and PostgreSQL.
+# Quick start 2: install the test tools, Chromium and a Japanese font, and a throw-away
+# PostgreSQL 15 (Debian packages, when missing), then lint, type-check and run the whole suite
+# on SQLite and PostgreSQL, browser tests included.
 # Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/_venv.sh
 ensure_venv test
+scripts/system-deps.sh
 
 pgdir=$(mktemp -d "${TMPDIR:-/tmp}/madoguchi-pg.XXXXXX")
 trap 'scripts/pg.sh stop "$pgdir"' EXIT

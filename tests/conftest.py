@@ -36,6 +36,8 @@ ENGINES = ["sqlite", "postgres"]
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if PG_URL is None and os.environ.get("CI"):
         raise pytest.UsageError("CI must run the PostgreSQL half: MADOGUCHI_TEST_PG_URL is unset")
+    # the browser journeys run last (they hold a Playwright event loop while they run)
+    items.sort(key=lambda item: "tests/browser/" in str(item.path).replace("\\", "/"))
 
 
 # -- the plaintext scan: every log line of the run goes to one file, scanned at the end --------

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from litestar import Request
+from litestar import MediaType, Request
 from litestar.response import Template
 from sqlmodel import col, select
 
@@ -84,7 +84,7 @@ def _tenant_menu(
         )
 
     base = f"/t/{tenant.ctx.slug}"
-    entries = [(_("Home"), f"{base}/", "plugin:list")]
+    entries = [(_("Home"), f"{base}/", "customer:read")]
     entries.append((_("Customers"), f"{base}/customers", "customer:read"))
     for item in core.menu_items:
         if item.plugin_id in tenant.enabled:
@@ -139,6 +139,7 @@ async def page(
         context={**common, **context},
         status_code=status_code,
         headers=headers,
+        media_type=MediaType.HTML,
     )
 
 
@@ -187,5 +188,9 @@ def error_page(
         "request_id": request_id,
     }
     return Template(
-        template_name="error.html", context=context, status_code=status_code, headers=dict(NO_STORE)
+        template_name="error.html",
+        context=context,
+        status_code=status_code,
+        headers=dict(NO_STORE),
+        media_type=MediaType.HTML,
     )

@@ -44,7 +44,7 @@ def _limit_error(request: Request[Any, Any, Any]) -> ApiError:
     return ApiError(429, translator(request_locale(request)).gettext("Hourly limit reached."))
 
 
-@get("/t/{tenant:str}/", opt={"permission": "plugin:list"}, include_in_schema=False)
+@get("/t/{tenant:str}/", opt={"permission": "customer:read"}, include_in_schema=False)
 async def tenant_home(
     request: Request[Any, Any, Any],
     core: NamedDependency[CoreState],

@@ -1,0 +1,117 @@
+"""Journeys a person makes, in a real browser against a real server."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pyotp
+
+from tests.browser.conftest import ADMIN, Server, shot, sign_in
+
+
+def test_admin_onboards_a_client_and_enables_a_plugin(page: Any, server: Server) -> None:
+    sign_in(page, ADMIN, pyotp.TOTP(server.admin_totp_secret).now())
+    assert page.url.endswith("/admin")
+    assert page.get_by_role("heading", name="管理コンソール").is_visible()
+    shot(page, "admin-console")
+    page.get_by_role("link", name="テナント", exact=True).first.click()
+    page.get_by_role("link", name="新しいクライアントを登録").click()
+    page.get_by_label("スラッグ").fill("kaede-denki")
+    page.get_by_label("クライアント名", exact=True).fill("かえで電機株式会社")
+    page.get_by_label("業務時間").fill("09:00-18:00")
+    page.get_by_role("button", name="保存").click()
+    assert page.url.endswith("/admin/tenants/kaede-denki")
+    card = page.locator('section[data-plugin="intake"]')
+    card.get_by_label("このクライアントで有効にする").check()
+    card.locator('textarea[name="setting.inbound_addresses"]').fill(
+        "support@kaede-denki.example.jp"
+    )
+    card.get_by_role("button", name="プラグイン設定を保存").click()
+    card = page.locator('section[data-plugin="intake"]')
+    assert card.locator(".tag").inner_text() == "有効"
+    assert (
+        card.locator('textarea[name="setting.inbound_addresses"]').input_value()
+        == "support@kaede-denki.example.jp"
+    )
+    shot(page, "admin-tenant")
+    # the same validation as a manifest: a bad colour-free slug is refused with the field named
+    page.goto("/admin/tenants/new")
+    page.get_by_label("スラッグ").fill("kaede-denki")
+    page.get_by_label("クライアント名", exact=True).fill("重複")
+    page.get_by_role("button", name="保存").click()
+    assert "slug" in page.locator(".flash.error").inner_text()
+
+
+def test_operator_switches_between_two_clients_and_the_banner_follows(
+    page: Any, server: Server
+) -> None:
+    sign_in(page, "op.two@bpo.example.jp")
+    assert page.url.endswith("/t/mitsubachi-honpo/")
+    banner = page.get_by_test_id("client-name")
+    assert banner.inner_text() == "みつばち本舗株式会社"
+    shot(page, "operator-workspace")
+    page.get_by_role("combobox", name="クライアント").select_option("sakura-sonpo")
+    page.wait_for_url(re.compile(r".*/t/sakura-sonpo/$"))
+    assert page.get_by_test_id("client-name").inner_text() == "さくら損害保険株式会社"
+    options = page.get_by_role("combobox", name="クライアント").locator("option").all_inner_texts()
+    assert sorted(options) == sorted(["みつばち本舗株式会社", "さくら損害保険株式会社"])
+    # a customer page names the client and the customer; a reveal needs a purpose
+    page.get_by_role("link", name="顧客一覧", exact=True).first.click()
+    page.get_by_role("link", name="開く").first.click()
+    assert page.get_by_test_id("client-name").inner_text() == "さくら損害保険株式会社"
+    masked = page.get_by_test_id("customer-name").inner_text()
+    assert "**" in masked
+    page.get_by_label("電話番号").check()
+    page.get_by_label("閲覧目的").fill("折り返し電話のため")
+    page.get_by_role("button", name="表示する").click()
+    revealed = page.get_by_test_id("revealed-phone").inner_text()
+    assert re.fullmatch(r"0\d{10}", revealed)
+    shot(page, "customer-reveal")
+
+
+def test_client_viewer_cannot_reach_another_client_by_editing_the_url(
+    page: Any, server: Server
+) -> None:
+    sign_in(page, "viewer@sakura-sonpo.example.jp")
+    assert page.url.endswith("/t/sakura-sonpo/portal")
+    assert page.get_by_test_id("client-name").inner_text() == "さくら損害保険株式会社"
+    assert page.locator("svg.chart rect.bar").count() == 14
+    shot(page, "client-portal")
+    for url in (
+        "/t/mitsubachi-honpo/portal",
+        "/t/mitsubachi-honpo/customers",
+        "/t/aoba-city/",
+        "/api/v1/t/mitsubachi-honpo/customers",
+    ):
+        response = page.goto(url)
+        assert response is not None and response.status == 404, url
+    assert "ページが見つかりません" in page.goto("/t/mitsubachi-honpo/portal").text()
+    page.goto("/t/mitsubachi-honpo/portal")
+    shot(page, "error-not-found")
+    admin = page.goto("/admin")
+    assert admin is not None and admin.status == 403
+    # and within their own client, a viewer sees the access log but no customer data
+    page.goto("/t/sakura-sonpo/portal/access-log")
+    assert page.get_by_role("heading", name="アクセスログ").is_visible()
+    assert page.goto("/t/sakura-sonpo/customers").status == 403  # type: ignore[union-attr]
+
+
+def test_language_switch_is_remembered_for_the_user(
+    page: Any, browser: Any, server: Server
+) -> None:
+    sign_in(page, "cs@mitsubachi-honpo.example.jp")
+    assert page.get_by_role("button", name="ログアウト").is_visible()
+    page.get_by_role("button", name="English").click()
+    assert page.get_by_role("button", name="Sign out").is_visible()
+    assert page.get_by_role("heading", name="Client portal").is_visible()
+    shot(page, "client-portal-en")
+    page.get_by_role("button", name="Sign out").click()
+    # a new browser (no language cookie) shows the login page in Japanese, and the user's
+    # choice returns once they sign in
+    fresh = browser.new_context(base_url=server.url, locale="ja-JP").new_page()
+    sign_in(fresh, "cs@mitsubachi-honpo.example.jp")
+    assert fresh.get_by_role("button", name="Sign out").is_visible()
+    fresh.get_by_role("button", name="日本語").click()
+    assert fresh.get_by_role("button", name="ログアウト").is_visible()
+    fresh.context.close()

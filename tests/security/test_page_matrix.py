@@ -1,0 +1,53 @@
+"""The pages under /t/{tenant} are not in the OpenAPI document, so they get a matrix of
+their own, from the app's routing table: no role of tenant A opens a page of tenant B."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.app import create_app
+from core.settings import Settings
+from tests.canaries import CUSTOMER_B
+from tests.conftest import ROLES, World
+
+
+async def test_no_role_of_one_tenant_opens_another_tenants_pages(
+    app: Any, settings: Settings, host: Any, world: World
+) -> None:
+    routes = create_app(settings, host=host).routes
+    pages = sorted(
+        {
+            (method, route.path)
+            for route in routes
+            for handler in route.route_handlers  # type: ignore[union-attr]
+            if route.path.startswith("/t/{tenant") and not handler.include_in_schema
+            for method in handler.http_methods
+            if method not in ("OPTIONS", "HEAD")
+        }
+    )
+    assert len(pages) >= 15
+    ids = {
+        "{tenant:str}": world.b.slug,
+        "{uid:str}": world.customer_b,
+        "{export_id:int}": "1",
+        "{user_id:int}": "1",
+    }
+    successes, leaks = [], []
+    for method, path in pages:
+        url = path
+        for placeholder, value in ids.items():
+            url = url.replace(placeholder, value)
+        assert "{" not in url, path
+        for caller in [f"a:{role}" for role in ROLES] + ["platform_admin"]:
+            response = await app.request(
+                method,
+                url,
+                headers=world.headers[caller],
+                data={"purpose": "確認のため", "fields": "phone"},
+            )
+            if response.status_code < 400:
+                successes.append((caller, method, path))
+            if any(v in response.text for v in CUSTOMER_B.values()):
+                leaks.append((caller, method, path))
+    assert successes == []
+    assert leaks == []
