@@ -79,6 +79,7 @@ ROLE_DEFAULTS: Mapping[str, tuple[str, ...]] = {
         "export:request",
         "export:approve",
         "export:download",
+        "viewer:manage",
     ),
     "client_viewer": ("plugin:list", "audit:read"),
 }
