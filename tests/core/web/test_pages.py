@@ -129,3 +129,52 @@ async def test_client_admin_manages_only_their_own_viewers(
         f"/t/{world.b.slug}/portal/viewers/{user.id}/remove", data={"_csrf": token}
     )
     assert foreign.status_code == 404
+
+
+async def test_admin_console_pages_work_for_their_roles(app: Any, world: World) -> None:
+    admin, officer = world.headers["platform_admin"], world.headers["security_officer"]
+    for path in (
+        "/admin",
+        "/admin/tenants",
+        "/admin/users",
+        "/admin/tokens",
+        "/admin/audit",
+        f"/admin/tenants/{world.a.slug}",
+    ):
+        response = await app.get(path, headers=admin)
+        assert response.status_code == 200, path
+    audit = await app.get("/admin/audit", headers=admin)
+    assert audit.text.count("検証済み") >= 3  # two tenants and the platform chain
+    created = await app.post(
+        "/admin/users", headers=admin, data={"email": "sv.new@bpo.example.jp", "name": "新任 SV"}
+    )
+    assert re.search(r'data-testid="new-password">[^<]{12,}<', created.text)
+    granted = await app.post(
+        "/admin/grants",
+        headers=admin,
+        follow_redirects=False,
+        data={"email": "sv.new@bpo.example.jp", "role": "supervisor", "tenant": world.a.slug},
+    )
+    assert granted.status_code == 303
+    assert "supervisor @ alpha-shoji" in (await app.get("/admin/users", headers=admin)).text
+    wrong = await app.post(
+        "/admin/grants",
+        headers=admin,
+        data={"email": "sv.new@bpo.example.jp", "role": "supervisor", "tenant": ""},
+    )
+    assert wrong.status_code == 422 and "--tenant" in wrong.text
+    token = await app.post(
+        "/admin/tokens",
+        headers=admin,
+        data={"email": "sv.new@bpo.example.jp", "tenant": world.a.slug, "days": "7"},
+    )
+    assert re.search(r'data-testid="new-token">mdg_', token.text)
+    bad_plugin = await app.post(
+        f"/admin/tenants/{world.a.slug}/plugins/voc",
+        headers=admin,
+        data={"enabled": "1", "setting.report_schedule": "daily"},
+    )
+    assert bad_plugin.status_code == 422 and "report_schedule" in bad_plugin.text
+    assert (await app.get("/admin/security", headers=officer)).status_code == 200
+    assert (await app.get("/admin/security", headers=admin)).status_code == 403
+    assert (await app.get("/admin/users", headers=officer)).status_code == 403
