@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from pydantic import BaseModel, Field
@@ -13,7 +12,14 @@ from sqlmodel import select
 
 from core.audit.log import Actor, acting_as
 from core.identity.service import Principal
-from core.identity.sessions import ABSOLUTE, COOKIE, SignInError, end_session, sign_in
+from core.identity.sessions import (
+    COOKIE,
+    SignInError,
+    clear_session_cookie,
+    end_session,
+    session_cookie,
+    sign_in,
+)
 from core.tenancy.models import Tenant
 from core.web.errors import ApiError
 from core.web.state import CoreState
@@ -47,15 +53,7 @@ class AuthController(Controller):
                 signed = await sign_in(core.db, core.keyring, data.email, data.password, data.totp)
             except SignInError as exc:
                 raise ApiError(_STATUS[exc.code], str(exc), code=exc.code) from exc
-        cookie = Cookie(
-            key=COOKIE,
-            value=signed.token,
-            httponly=True,
-            samesite="lax",
-            secure=core.settings.secure_cookies,
-            path="/",
-            max_age=int(ABSOLUTE.total_seconds()),
-        )
+        cookie = session_cookie(signed.token, secure=core.settings.secure_cookies)
         return Response(
             {"csrf_token": signed.csrf_token, "expires_at": signed.expires_at_iso},
             cookies=[cookie],
@@ -68,9 +66,7 @@ class AuthController(Controller):
     ) -> Response[dict[str, bool]]:
         token = request.cookies.get(COOKIE)
         ended = await end_session(core.db, token) if token else False
-        return Response(
-            {"signed_out": ended}, cookies=[Cookie(key=COOKIE, value="", max_age=0, path="/")]
-        )
+        return Response({"signed_out": ended}, cookies=[clear_session_cookie()])
 
     @get("/me", opt={"authenticated": True})
     async def me(

@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+from litestar.datastructures import Cookie
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -32,7 +33,9 @@ __all__ = [
     "MAX_FAILURES",
     "SignInError",
     "SignedIn",
+    "clear_session_cookie",
     "end_session",
+    "session_cookie",
     "session_user",
     "sign_in",
 ]
@@ -168,3 +171,20 @@ async def end_session(db: Database, token: str) -> bool:
 
 def csrf_matches(expected: str, given: str | None) -> bool:
     return given is not None and hmac.compare_digest(expected, given)
+
+
+def session_cookie(token: str, *, secure: bool) -> Cookie:
+    """The browser's session cookie: HttpOnly, SameSite=Lax, as long as the session."""
+    return Cookie(
+        key=COOKIE,
+        value=token,
+        httponly=True,
+        samesite="lax",
+        secure=secure,
+        path="/",
+        max_age=int(ABSOLUTE.total_seconds()),
+    )
+
+
+def clear_session_cookie() -> Cookie:
+    return Cookie(key=COOKIE, value="", max_age=0, path="/")

@@ -18,11 +18,12 @@ from core.identity.models import User
 from core.identity.passwords import PasswordPolicyError, check_password, hash_password
 from core.identity.service import Principal, principal_for
 from core.identity.sessions import (
-    ABSOLUTE,
     COOKIE,
     SignInError,
+    clear_session_cookie,
     csrf_matches,
     end_session,
+    session_cookie,
     session_user,
     sign_in,
 )
@@ -155,17 +156,7 @@ async def login_submit(
     request.state.principal = principal
     target = safe_next(data.get("next"), "") or await home_for(request, principal)
     response = redirect(target)
-    response.cookies.append(
-        Cookie(
-            key=COOKIE,
-            value=signed.token,
-            httponly=True,
-            samesite="lax",
-            secure=core.settings.secure_cookies,
-            path="/",
-            max_age=int(ABSOLUTE.total_seconds()),
-        )
-    )
+    response.cookies.append(session_cookie(signed.token, secure=core.settings.secure_cookies))
     response.cookies.append(Cookie(key=LOGIN_CSRF, value="", max_age=0, path="/"))
     return response
 
@@ -178,7 +169,7 @@ async def logout_submit(
     if token:
         await end_session(core.db, token)
     response = redirect("/login")
-    response.cookies.append(Cookie(key=COOKIE, value="", max_age=0, path="/"))
+    response.cookies.append(clear_session_cookie())
     return response
 
 

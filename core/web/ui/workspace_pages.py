@@ -81,19 +81,8 @@ async def customer_list(
             )
         ).all()
     )
-    try:
-        shown = await PersonalData(core.db, session, core.keyring, ctx).view(rows)
-    except LimitExceeded as exc:
-        raise _limit_error(request) from exc
-    t = translator(request_locale(request))
-    return await page(
-        request,
-        "tenant/customers.html",
-        title=t.gettext("Customers"),
-        personal=True,
-        customers=shown,
-        searched=False,
-    )
+    pd = PersonalData(core.db, session, core.keyring, ctx)
+    return await _list_page(request, pd, rows, searched=False)
 
 
 @post(
@@ -111,8 +100,15 @@ async def customer_search(
     query = (await form_data(request)).get("q", "").strip()
     pd = PersonalData(core.db, session, core.keyring, ctx)
     found = await pd.find(email=query) if "@" in query else await pd.find(phone=query)
+    return await _list_page(request, pd, found, searched=True)
+
+
+async def _list_page(
+    request: Request[Any, Any, Any], pd: PersonalData, rows: list[Customer], *, searched: bool
+) -> Template:
+    """Customers, masked (each one shown is an audited read)."""
     try:
-        shown = await pd.view(found)
+        shown = await pd.view(rows)
     except LimitExceeded as exc:
         raise _limit_error(request) from exc
     t = translator(request_locale(request))
@@ -122,7 +118,7 @@ async def customer_search(
         title=t.gettext("Customers"),
         personal=True,
         customers=shown,
-        searched=True,
+        searched=searched,
     )
 
 
