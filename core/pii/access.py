@@ -105,6 +105,21 @@ class PersonalData:
             if name in INDEXED:
                 setattr(customer, INDEXED[name], blind_index(key, name, text))
 
+    async def seal_text(self, table: str, column: str, uid: str, text: str | None) -> str | None:
+        """Seal free text of another table (an inquiry's subject, a message body) the same way
+        as a customer's fields: bound to (tenant, table, column, uid)."""
+        if text is None or not text.strip():
+            return None
+        version, key = await self.keyring.active_key(self.session, self.tenant.id)
+        return seal_field(key, version, self.tenant.id, table, column, uid, text)
+
+    async def open_text(self, table: str, column: str, uid: str, sealed: str | None) -> str | None:
+        """Open sealed free text. Callers show it masked or audit the read (``read_text``)."""
+        if sealed is None:
+            return None
+        key = await self.keyring.key_version(self.session, self.tenant.id, sealed_version(sealed))
+        return open_field(key, self.tenant.id, table, column, uid, sealed)
+
     # -- finding ---------------------------------------------------------------------------
 
     async def find(self, *, phone: str | None = None, email: str | None = None) -> list[Customer]:
@@ -134,6 +149,11 @@ class PersonalData:
             return None
         key = await self.keyring.key_version(self.session, self.tenant.id, sealed_version(sealed))
         return open_field(key, self.tenant.id, "customer", name, customer.uid, sealed)
+
+    async def count_read(self, records: int) -> None:
+        """Hold a read of other personal text (an inquiry's conversation) to the tenant's
+        hourly limits; raises :class:`LimitExceeded` (a PermissionError) past the hard one."""
+        await check_limits(self.session, await self._tenant_row(), self.tenant, "pii.read", records)
 
     async def view(self, customers: Iterable[Customer]) -> list[dict[str, Any]]:
         """Masked records, one ``pii.read`` audit event each."""

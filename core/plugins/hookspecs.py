@@ -128,3 +128,57 @@ def on_plugin_enabled(ctx: TenantContext, plugin_id: str, settings: dict[str, An
     change committed; ``settings`` are the validated settings with defaults filled in.
     The return value is ignored.
     """
+
+
+# ---------------------------------------------------------------------------------------
+# resolve_*: the first non-None answer wins
+# ---------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def resolve_queue(ctx: TenantContext, channel: str, category: str, text: str) -> str | None:
+    """Return the slug of the queue a new inquiry should land in, or None to let the next
+    plugin (and finally the intake plugin's own keyword and channel rules) decide.
+
+    Called for each new inquiry, only for plugins the tenant enabled; ``text`` is the subject
+    and first message, in plaintext: use it to route, never store or log it. The first
+    non-None answer wins; a slug that names no queue of the tenant is ignored.
+    """
+
+
+# ---------------------------------------------------------------------------------------
+# inquiry notifications (sent by the intake plugin)
+# ---------------------------------------------------------------------------------------
+
+
+@hookspec
+def on_inquiry_created(ctx: TenantContext, inquiry_uid: str, channel: str) -> None:
+    """An inquiry was registered (from any channel) and committed.
+
+    Sent after commit to the plugins the tenant enabled. The return value is ignored. Read
+    the inquiry through the intake API or the core's session and accessor, never raw SQL.
+    """
+
+
+@hookspec
+def on_inquiry_updated(ctx: TenantContext, inquiry_uid: str, changes: list[str]) -> None:
+    """An inquiry changed (status, queue, assignee, priority, a reply or note was added).
+
+    ``changes`` names what changed (``status``, ``assignee``, ``reply``, ...), never values.
+    Sent after commit; the return value is ignored.
+    """
+
+
+@hookspec
+def on_inquiry_resolved(ctx: TenantContext, inquiry_uid: str) -> None:
+    """An inquiry reached the status ``resolved``. Sent after commit, after
+    :func:`on_inquiry_updated`; the return value is ignored."""
+
+
+@hookspec
+def on_call_logged(ctx: TenantContext, inquiry_uid: str, call_id: str) -> None:
+    """A phone call record (webhook or CSV import) was stored and attached to an inquiry.
+
+    Sent after commit; ``call_id`` is the contact-centre system's id. The return value is
+    ignored.
+    """

@@ -125,9 +125,10 @@ async def enforce_access(
     connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
 ) -> None:
     permission = route_permission(handler)
-    if permission is None:
-        return
     core = core_state(connection.app.state)
+    if permission is None:
+        await _public_tenant(core, connection, handler)
+        return
     principal = await _identify(core, connection)
     connection.state.principal = principal
     structlog.contextvars.bind_contextvars(user=principal.user_id)
@@ -161,6 +162,22 @@ async def enforce_access(
     if not core.authorizer.allows(roles, domain, permission, version=version, templates=templates):
         await _denied(core, tenant, permission, "missing_permission")
         raise ApiError(403, f"Permission {permission} is required.")
+
+
+async def _public_tenant(
+    core: CoreState, connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """A public page of a tenant (a customer's contact form): the tenant must exist and be
+    active, and a plugin's page answers 404 unless the tenant enabled the plugin."""
+    slug = connection.path_params.get("tenant")
+    if slug is None:
+        return
+    tenant = await _load_tenant(core, str(slug))
+    plugin = handler.opt.get("plugin")
+    if tenant is None or (plugin is not None and plugin not in tenant.enabled):
+        raise ApiError(404, "No such page.")
+    connection.state.tenant = tenant
+    structlog.contextvars.bind_contextvars(tenant=tenant.ctx.slug)
 
 
 def _set_actor(

@@ -7,9 +7,10 @@ client is never told of a change that was not stored.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
+import structlog
 from litestar import Request
 from litestar.di import NamedDependency, Provide
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -19,11 +20,23 @@ from core.plugins.models import TenantPlugin
 from core.tenancy.context import TenantContext, TenantContextMissing
 from core.web.state import CoreState, RequestTenant, core_state
 
-__all__ = ["dependencies"]
+__all__ = ["after_commit", "dependencies"]
+
+log = structlog.get_logger("madoguchi.web")
 
 
 def _tenant_state(request: Request[Any, Any, Any]) -> RequestTenant | None:
     return getattr(request.state, "tenant", None)
+
+
+def after_commit(request: Request[Any, Any, Any], action: Callable[[], Any]) -> None:
+    """Run ``action`` once the request's session has committed (hook notifications: a plugin
+    must never hear of a change that was rolled back). Failures are logged, not raised."""
+    pending = getattr(request.state, "after_commit_actions", None)
+    if pending is None:
+        pending = []
+        request.state.after_commit_actions = pending
+    pending.append(action)
 
 
 async def provide_session(request: Request[Any, Any, Any]) -> AsyncGenerator[AsyncSession, None]:
@@ -31,6 +44,11 @@ async def provide_session(request: Request[Any, Any, Any]) -> AsyncGenerator[Asy
     core = core_state(request.app.state)
     async with core.db.session(tenant.ctx if tenant else None) as session:
         yield session
+    for action in getattr(request.state, "after_commit_actions", None) or []:
+        try:
+            action()
+        except Exception as exc:  # a plugin's failure must not fail a committed request
+            log.error("after_commit_failed", error=type(exc).__name__)
 
 
 def provide_tenant(request: Request[Any, Any, Any]) -> TenantContext:

@@ -28,9 +28,16 @@ MANIFEST = PluginManifest(
         PermissionSpec("inquiry:create", "register an inquiry"),
         PermissionSpec("inquiry:reply", "answer an inquiry"),
         PermissionSpec("intake:configure", "see the intake channels and SLA"),
+        PermissionSpec("queue:supervise", "see queue depth, SLA risk and operator load"),
     ),
     role_grants={
-        "supervisor": ("inquiry:read", "inquiry:create", "inquiry:reply", "intake:configure"),
+        "supervisor": (
+            "inquiry:read",
+            "inquiry:create",
+            "inquiry:reply",
+            "intake:configure",
+            "queue:supervise",
+        ),
         "operator": ("inquiry:read", "inquiry:create", "inquiry:reply", "intake:configure"),
         "client_admin": ("intake:configure",),
     },

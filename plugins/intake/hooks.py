@@ -5,12 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from core import TenantContext, hookimpl
-from plugins.intake import routes, services
+from plugins.intake import contact, routes, services
 
 
 @hookimpl
 def register_routes() -> list[Any]:
-    return [routes.IntakeChannelsController]
+    return [routes.IntakeChannelsController, routes.InquiryController]
+
+
+@hookimpl
+def register_pages() -> list[Any]:
+    return [contact.contact_form, contact.contact_submit]
 
 
 @hookimpl

@@ -1,13 +1,359 @@
-"""Intake routes."""
+"""Intake API: register inquiries (idempotently), list and read them, work them, take next."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
-from litestar import Controller, get
+import structlog
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from plugins.intake.services import channel_summary
+from core import ApiError, Customer, PersonalData, TenantContext, after_commit, audit, utcnow
+from plugins.intake import idempotency
+from plugins.intake.models import Inquiry, InquiryMessage, InquiryStatus, Queue
+from plugins.intake.normalize import InputError, normalise_phone
+from plugins.intake.schemas import (
+    InquiryCreate,
+    InquiryDetail,
+    InquiryRead,
+    InquiryUpdate,
+    MessageCreate,
+    MessageRead,
+)
+from plugins.intake.services import (
+    KNOWN_CHANNELS,
+    NewInquiry,
+    channel_summary,
+    create_inquiry,
+    take_next,
+)
+
+log = structlog.get_logger("madoguchi.intake")
+
+
+def _error(status: int, message: str, field: str | None = None) -> Exception:
+    return ApiError(status, message, field=field)
+
+
+def _core(request: Request[Any, Any, Any]) -> Any:
+    return request.app.state.core
+
+
+async def _queues(session: AsyncSession) -> dict[int, str]:
+    return {q.id: q.slug for q in (await session.exec(select(Queue))).all() if q.id is not None}
+
+
+async def _read(
+    session: AsyncSession, inquiry: Inquiry, queues: dict[int, str] | None = None
+) -> InquiryRead:
+    queues = queues if queues is not None else await _queues(session)
+    customer_uid = None
+    if inquiry.customer_id is not None:
+        customer = await session.get(Customer, inquiry.customer_id)
+        customer_uid = customer.uid if customer else None
+    return InquiryRead(
+        uid=inquiry.uid,
+        receipt_no=inquiry.receipt_no,
+        channel=inquiry.channel,
+        status=inquiry.status,
+        priority=inquiry.priority,
+        queue=queues.get(inquiry.queue_id) if inquiry.queue_id else None,
+        category=inquiry.category,
+        assignee_id=inquiry.assignee_id,
+        customer_uid=customer_uid,
+        first_response_due=inquiry.first_response_due,
+        resolution_due=inquiry.resolution_due,
+        created_at=inquiry.created_at,
+    )
+
+
+def _relay(request: Request[Any, Any, Any]) -> Any:
+    core = _core(request)
+    tenant = request.state.tenant
+    return core.host.relay(tenant.ctx, tenant.enabled)
+
+
+class InquiryController(Controller):
+    path = "/api/v1/t/{tenant:str}/inquiries"
+    tags = ("intake",)
+
+    @post("/", opt={"permission": "inquiry:create"})
+    async def create(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[InquiryCreate],
+        session: NamedDependency[AsyncSession],
+        ctx: NamedDependency[TenantContext],
+        plugin_settings: NamedDependency[dict[str, Any]],
+    ) -> Response[dict[str, Any]]:
+        """Register an inquiry. With ``Idempotency-Key`` a repeat replays the stored answer,
+        a repeat while the first is running gets 409, the same key with another body 422."""
+        key = request.headers.get("idempotency-key")
+        if key is not None and not 1 <= len(key) <= idempotency.MAX_KEY:
+            raise _error(400, "Idempotency-Key must be 1-200 characters", "Idempotency-Key")
+        digest = idempotency.request_hash(data.model_dump())
+        if key:
+            claim = await idempotency.claim_key(session, ctx.id, key, digest)
+            if claim.conflict == "in_flight":
+                raise _error(409, "A request with this Idempotency-Key is still being processed.")
+            if claim.conflict == "different_body":
+                raise _error(
+                    422, "This Idempotency-Key was used with a different body.", "Idempotency-Key"
+                )
+            if claim.replay is not None:
+                return Response(
+                    claim.replay.response_body or {},
+                    status_code=claim.replay.response_status or 201,
+                    headers={"Idempotent-Replayed": "true"},
+                )
+        if data.channel not in KNOWN_CHANNELS:
+            raise _error(422, f"channel must be one of {', '.join(KNOWN_CHANNELS)}", "channel")
+        try:
+            phone = normalise_phone(data.phone)
+        except InputError as exc:
+            raise _error(422, exc.message, exc.field) from exc
+        core = _core(request)
+        pd = PersonalData(core.db, session, core.keyring, ctx)
+        inquiry = await create_inquiry(
+            session,
+            pd,
+            ctx,
+            plugin_settings,
+            NewInquiry(
+                channel=data.channel,
+                subject=data.subject,
+                body=data.body,
+                category=data.category,
+                priority=data.priority,
+                name=data.name,
+                name_kana=data.name_kana,
+                phone=phone,
+                email=data.email,
+                tags=data.tags,
+            ),
+            _relay(request),
+        )
+        body = (await _read(session, inquiry)).model_dump(mode="json")
+        if key:
+            await idempotency.store_response(session, ctx.id, key, digest, 201, body)
+        relay, inquiry_uid = _relay(request), inquiry.uid
+        after_commit(
+            request,
+            lambda: relay.on_inquiry_created(
+                ctx=ctx, inquiry_uid=inquiry_uid, channel=data.channel
+            ),
+        )
+        return Response(body, status_code=201)
+
+    @get("/", opt={"permission": "inquiry:read"})
+    async def index(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        status: FromQuery[str | None] = None,
+        queue: FromQuery[str | None] = None,
+        mine: FromQuery[bool] = False,
+        limit: FromQuery[int] = 50,
+        offset: FromQuery[int] = 0,
+    ) -> list[InquiryRead]:
+        if not 1 <= limit <= 200:
+            raise _error(400, "limit must be 1-200", "limit")
+        queues = await _queues(session)
+        statement = select(Inquiry)
+        if status:
+            statement = statement.where(Inquiry.status == status)
+        if queue:
+            ids = [i for i, slug in queues.items() if slug == queue]
+            statement = statement.where(col(Inquiry.queue_id).in_(ids))
+        if mine:
+            statement = statement.where(Inquiry.assignee_id == request.state.principal.user_id)
+        rows = (
+            await session.exec(
+                statement.order_by(col(Inquiry.priority), col(Inquiry.id))
+                .offset(offset)
+                .limit(limit)
+            )
+        ).all()
+        return [await _read(session, r, queues) for r in rows]
+
+    @get("/{uid:str}", opt={"permission": "inquiry:read"})
+    async def show(
+        self,
+        request: Request[Any, Any, Any],
+        uid: FromPath[str],
+        session: NamedDependency[AsyncSession],
+        ctx: NamedDependency[TenantContext],
+    ) -> Response[InquiryDetail]:
+        """The inquiry with its conversation; free text is personal data, so the read is
+        audited (``pii.read``) and counts toward the hourly limits."""
+        inquiry = await _get(session, uid)
+        core = _core(request)
+        pd = PersonalData(core.db, session, core.keyring, ctx)
+        try:
+            await pd.count_read(1)
+        except PermissionError as exc:  # the hourly hard limit
+            raise _error(429, "Hourly read limit reached.") from exc
+        messages = (
+            await session.exec(
+                select(InquiryMessage)
+                .where(InquiryMessage.inquiry_id == inquiry.id)
+                .order_by(col(InquiryMessage.id))
+            )
+        ).all()
+        detail = InquiryDetail(
+            **(await _read(session, inquiry)).model_dump(),
+            subject=await pd.open_text("intake_inquiry", "subject", inquiry.uid, inquiry.subject),
+            messages=[
+                MessageRead(
+                    uid=m.uid,
+                    kind=m.kind,
+                    channel=m.channel,
+                    body=await pd.open_text("intake_message", "body", m.uid, m.body),
+                    author_user_id=m.author_user_id,
+                    created_at=m.created_at,
+                )
+                for m in messages
+            ],
+        )
+        await audit(
+            session,
+            "pii.read",
+            object_type="inquiry",
+            object_id=inquiry.uid,
+            fields=["subject", "messages"],
+        )
+        return Response(detail, headers={"Cache-Control": "no-store"})
+
+    @patch("/{uid:str}", opt={"permission": "inquiry:reply"})
+    async def update(
+        self,
+        request: Request[Any, Any, Any],
+        uid: FromPath[str],
+        data: JSONBody[InquiryUpdate],
+        session: NamedDependency[AsyncSession],
+    ) -> InquiryRead:
+        inquiry = await _get(session, uid)
+        changes = []
+        if data.status is not None and data.status != inquiry.status:
+            if data.status not in InquiryStatus.ALL:
+                raise _error(422, f"status must be one of {', '.join(InquiryStatus.ALL)}", "status")
+            inquiry.status = data.status
+            if data.status == InquiryStatus.RESOLVED:
+                inquiry.resolved_at = utcnow()
+            changes.append("status")
+        if data.priority is not None and data.priority != inquiry.priority:
+            inquiry.priority = data.priority
+            changes.append("priority")
+        if data.category is not None and data.category != inquiry.category:
+            inquiry.category = data.category
+            changes.append("category")
+        if data.queue is not None:
+            queues = {slug: i for i, slug in (await _queues(session)).items()}
+            if data.queue not in queues:
+                raise _error(422, "no such queue", "queue")
+            if queues[data.queue] != inquiry.queue_id:
+                inquiry.queue_id = queues[data.queue]
+                changes.append("queue")
+        if data.unassign or data.assignee_id is not None:
+            inquiry.assignee_id = None if data.unassign else data.assignee_id
+            changes.append("assignee")
+        if changes:
+            inquiry.updated_at = utcnow()
+            await audit(
+                session, "inquiry.update", object_type="inquiry", object_id=uid, fields=changes
+            )
+            _notify_updated(
+                request,
+                uid,
+                changes,
+                resolved="status" in changes and inquiry.status == InquiryStatus.RESOLVED,
+            )
+        return await _read(session, inquiry)
+
+    @post("/{uid:str}/messages", opt={"permission": "inquiry:reply"})
+    async def add_message(
+        self,
+        request: Request[Any, Any, Any],
+        uid: FromPath[str],
+        data: JSONBody[MessageCreate],
+        session: NamedDependency[AsyncSession],
+        ctx: NamedDependency[TenantContext],
+    ) -> Response[MessageRead]:
+        """A reply to the customer or an internal note, bound server-side to this inquiry."""
+        inquiry = await _get(session, uid)
+        core = _core(request)
+        pd = PersonalData(core.db, session, core.keyring, ctx)
+        message = InquiryMessage(
+            tenant_id=ctx.id,
+            uid=str(uuid.uuid4()),
+            inquiry_id=inquiry.id,  # type: ignore[arg-type]
+            kind=data.kind,
+            channel=inquiry.channel,
+            author_user_id=request.state.principal.user_id,
+        )
+        message.body = await pd.seal_text("intake_message", "body", message.uid, data.body)
+        session.add(message)
+        if data.kind == "reply":
+            if inquiry.first_responded_at is None:
+                inquiry.first_responded_at = utcnow()
+            if inquiry.status == InquiryStatus.NEW:
+                inquiry.status = InquiryStatus.OPEN
+        inquiry.updated_at = utcnow()
+        await session.flush()
+        await audit(session, f"inquiry.{data.kind}", object_type="inquiry", object_id=uid)
+        _notify_updated(request, uid, [data.kind])
+        return Response(
+            MessageRead(
+                uid=message.uid,
+                kind=message.kind,
+                channel=message.channel,
+                body=data.body,
+                author_user_id=message.author_user_id,
+                created_at=message.created_at,
+            ),
+            status_code=201,
+            headers={"Cache-Control": "no-store"},
+        )
+
+    @post("/take-next", opt={"permission": "inquiry:reply"})
+    async def take(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        queue: FromQuery[str | None] = None,
+    ) -> Response[Any]:
+        """The most urgent unassigned inquiry of the queues (or one queue), now yours."""
+        queues = await _queues(session)
+        ids = [i for i, slug in queues.items() if queue in (None, slug)]
+        taken = await take_next(session, request.state.principal.user_id, ids)
+        if taken is None:
+            return Response(None, status_code=204)
+        _notify_updated(request, taken.uid, ["assignee", "status"])
+        return Response(
+            (await _read(session, taken, queues)).model_dump(mode="json"), status_code=200
+        )
+
+
+def _notify_updated(
+    request: Request[Any, Any, Any], uid: str, changes: list[str], resolved: bool = False
+) -> None:
+    relay, ctx = _relay(request), request.state.tenant.ctx
+    after_commit(
+        request, lambda: relay.on_inquiry_updated(ctx=ctx, inquiry_uid=uid, changes=changes)
+    )
+    if resolved:
+        after_commit(request, lambda: relay.on_inquiry_resolved(ctx=ctx, inquiry_uid=uid))
+
+
+async def _get(session: AsyncSession, uid: str) -> Inquiry:
+    inquiry = (await session.exec(select(Inquiry).where(Inquiry.uid == uid))).first()
+    if inquiry is None:
+        raise _error(404, "No such inquiry.")
+    return inquiry
 
 
 class IntakeChannelsController(Controller):
@@ -18,3 +364,43 @@ class IntakeChannelsController(Controller):
     async def channels(self, plugin_settings: NamedDependency[dict[str, Any]]) -> dict[str, Any]:
         """The tenant's intake channels and SLA targets."""
         return channel_summary(plugin_settings)
+
+    @get("/queues", opt={"permission": "queue:supervise"})
+    async def queue_stats(self, session: NamedDependency[AsyncSession]) -> list[dict[str, Any]]:
+        """Per queue: depth, oldest waiting, SLA at risk or breached, load per operator."""
+        now = utcnow()
+        queues = (await session.exec(select(Queue).order_by(col(Queue.position)))).all()
+        result = []
+        for q in queues:
+            active = select(Inquiry).where(
+                Inquiry.queue_id == q.id, col(Inquiry.status).in_(InquiryStatus.ACTIVE)
+            )
+            rows = (await session.exec(active)).all()
+            unanswered = [r for r in rows if r.first_responded_at is None]
+            load: dict[str, int] = {}
+            for r in rows:
+                if r.assignee_id is not None:
+                    load[str(r.assignee_id)] = load.get(str(r.assignee_id), 0) + 1
+            result.append(
+                {
+                    "queue": q.slug,
+                    "name": q.name,
+                    "depth": len(rows),
+                    "unassigned": sum(1 for r in rows if r.assignee_id is None),
+                    "oldest_waiting": min((r.created_at for r in unanswered), default=None),
+                    "first_response_breached": sum(1 for r in unanswered if _breached(r, now)),
+                    "at_risk": sum(1 for r in unanswered if _at_risk(r, now)),
+                    "load": load,
+                }
+            )
+        return result
+
+
+def _breached(inquiry: Inquiry, now: Any) -> bool:
+    return inquiry.first_response_due is not None and inquiry.first_response_due < now
+
+
+def _at_risk(inquiry: Inquiry, now: Any) -> bool:
+    """Not breached yet, but less than a quarter of the first-response window is left."""
+    due = inquiry.first_response_due
+    return due is not None and now <= due and (due - now) < (due - inquiry.created_at) / 4

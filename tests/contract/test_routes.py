@@ -22,6 +22,8 @@ PUBLIC = {
     "/login",
     "/language",
     "/static/{file_path:path}",
+    "/t/{tenant:str}/theme.css",
+    "/t/{tenant:str}/contact",
 }
 # Routes open to any signed-in caller (inside a tenant: any member of that tenant).
 ANY_USER = {
@@ -31,7 +33,6 @@ ANY_USER = {
     "/account",
     "/account/password",
     "/switch",
-    "/t/{tenant:str}/theme.css",
 }
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from core.app import create_app
 from core.settings import Settings
+from core.web.access import route_permission
 from tests.canaries import CUSTOMER_B
 from tests.conftest import ROLES, World
 

@@ -254,7 +254,7 @@ async def switch_client(
     raise ApiError(404, "No such tenant.")
 
 
-@get("/t/{tenant:str}/theme.css", opt={"authenticated": True}, include_in_schema=False)
+@get("/t/{tenant:str}/theme.css", opt={"public": True}, include_in_schema=False)
 async def tenant_theme(request: Request[Any, Any, Any]) -> Response[str]:
     color = request.state.tenant.ctx.color
     return Response(

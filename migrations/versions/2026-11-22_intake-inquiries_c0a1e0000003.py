@@ -1,0 +1,172 @@
+"""intake: queues, inquiries, messages, idempotency records
+
+Revision ID: c0a1e0000003
+Revises: c0a1e0000002
+Create Date: 2026-11-22
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+from core.db.base import JSONType, TZDateTime
+from core.db.rls import disable_tenant_rls, enable_tenant_rls
+
+revision: str = "c0a1e0000003"
+down_revision: str | None = "c0a1e0000002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "intake_idempotency",
+        sa.Column("tenant_id", sa.Integer(), nullable=False),
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("request_hash", sa.String(length=64), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("response_status", sa.Integer(), nullable=True),
+        sa.Column("response_body", JSONType, nullable=True),
+        sa.Column("created_at", TZDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenant.id"], name=op.f("fk_intake_idempotency_tenant_id_tenant")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_intake_idempotency")),
+        sa.UniqueConstraint("tenant_id", "key", name=op.f("uq_intake_idempotency_tenant_id_key")),
+    )
+    with op.batch_alter_table("intake_idempotency", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_intake_idempotency_tenant_id"), ["tenant_id"], unique=False
+        )
+
+    op.create_table(
+        "intake_queue",
+        sa.Column("tenant_id", sa.Integer(), nullable=False),
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("slug", sa.String(length=63), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("channels", JSONType, nullable=True),
+        sa.Column("keywords", JSONType, nullable=True),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenant.id"], name=op.f("fk_intake_queue_tenant_id_tenant")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_intake_queue")),
+        sa.UniqueConstraint("tenant_id", "slug", name=op.f("uq_intake_queue_tenant_id_slug")),
+    )
+    with op.batch_alter_table("intake_queue", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_intake_queue_tenant_id"), ["tenant_id"], unique=False)
+
+    op.create_table(
+        "intake_inquiry",
+        sa.Column("tenant_id", sa.Integer(), nullable=False),
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("uid", sa.String(length=36), nullable=False),
+        sa.Column("receipt_no", sa.String(length=32), nullable=False),
+        sa.Column("channel", sa.String(length=16), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("priority", sa.Integer(), nullable=False),
+        sa.Column("queue_id", sa.Integer(), nullable=True),
+        sa.Column("category", sa.String(length=64), nullable=False),
+        sa.Column("tags", JSONType, nullable=True),
+        sa.Column("subject", sa.Text(), nullable=True),
+        sa.Column("customer_id", sa.Integer(), nullable=True),
+        sa.Column("assignee_id", sa.Integer(), nullable=True),
+        sa.Column("first_response_due", TZDateTime(), nullable=True),
+        sa.Column("resolution_due", TZDateTime(), nullable=True),
+        sa.Column("first_responded_at", TZDateTime(), nullable=True),
+        sa.Column("resolved_at", TZDateTime(), nullable=True),
+        sa.Column("created_at", TZDateTime(), nullable=False),
+        sa.Column("updated_at", TZDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customer.id"], name=op.f("fk_intake_inquiry_customer_id_customer")
+        ),
+        sa.ForeignKeyConstraint(
+            ["queue_id"], ["intake_queue.id"], name=op.f("fk_intake_inquiry_queue_id_intake_queue")
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenant.id"], name=op.f("fk_intake_inquiry_tenant_id_tenant")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_intake_inquiry")),
+        sa.UniqueConstraint(
+            "tenant_id", "receipt_no", name=op.f("uq_intake_inquiry_tenant_id_receipt_no")
+        ),
+    )
+    with op.batch_alter_table("intake_inquiry", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_intake_inquiry_tenant_id"), ["tenant_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_intake_inquiry_uid"), ["uid"], unique=True)
+        batch_op.create_index(
+            "ix_intake_inquiry_work",
+            ["tenant_id", "queue_id", "status", "priority", "created_at"],
+            unique=False,
+        )
+
+    op.create_table(
+        "intake_message",
+        sa.Column("tenant_id", sa.Integer(), nullable=False),
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("uid", sa.String(length=36), nullable=False),
+        sa.Column("inquiry_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("channel", sa.String(length=16), nullable=False),
+        sa.Column("body", sa.Text(), nullable=True),
+        sa.Column("author_user_id", sa.Integer(), nullable=True),
+        sa.Column("message_id", sa.String(length=250), nullable=True),
+        sa.Column("created_at", TZDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["inquiry_id"],
+            ["intake_inquiry.id"],
+            name=op.f("fk_intake_message_inquiry_id_intake_inquiry"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenant.id"], name=op.f("fk_intake_message_tenant_id_tenant")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_intake_message")),
+        sa.UniqueConstraint("uid", name=op.f("uq_intake_message_uid")),
+    )
+    with op.batch_alter_table("intake_message", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_intake_message_inquiry_id"), ["inquiry_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_intake_message_message_id"), ["message_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_intake_message_tenant_id"), ["tenant_id"], unique=False
+        )
+
+    enable_tenant_rls("intake_queue")
+    enable_tenant_rls("intake_inquiry")
+    enable_tenant_rls("intake_message")
+    enable_tenant_rls("intake_idempotency")
+
+
+def downgrade() -> None:
+    disable_tenant_rls("intake_idempotency")
+    disable_tenant_rls("intake_message")
+    disable_tenant_rls("intake_inquiry")
+    disable_tenant_rls("intake_queue")
+    with op.batch_alter_table("intake_message", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_intake_message_tenant_id"))
+        batch_op.drop_index(batch_op.f("ix_intake_message_message_id"))
+        batch_op.drop_index(batch_op.f("ix_intake_message_inquiry_id"))
+
+    op.drop_table("intake_message")
+    with op.batch_alter_table("intake_inquiry", schema=None) as batch_op:
+        batch_op.drop_index("ix_intake_inquiry_work")
+        batch_op.drop_index(batch_op.f("ix_intake_inquiry_uid"))
+        batch_op.drop_index(batch_op.f("ix_intake_inquiry_tenant_id"))
+
+    op.drop_table("intake_inquiry")
+    with op.batch_alter_table("intake_queue", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_intake_queue_tenant_id"))
+
+    op.drop_table("intake_queue")
+    with op.batch_alter_table("intake_idempotency", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_intake_idempotency_tenant_id"))
+
+    op.drop_table("intake_idempotency")

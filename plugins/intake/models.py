@@ -1,0 +1,97 @@
+"""Intake tables: queues, inquiries, their messages, and idempotency records.
+
+Free text (subjects, message bodies) may hold personal data, so it is sealed like a customer's
+fields (``PersonalData.seal_text``), bound to (tenant, table, column, uid).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Column, Field
+
+from core import JSONType, TenantScoped, TZDateTime, utcnow
+
+__all__ = ["IdempotencyRecord", "Inquiry", "InquiryMessage", "InquiryStatus", "Queue"]
+
+
+class InquiryStatus:
+    NEW = "new"
+    OPEN = "open"
+    WAITING = "waiting"  # waiting for the customer
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    ALL = (NEW, OPEN, WAITING, RESOLVED, CLOSED)
+    ACTIVE = (NEW, OPEN, WAITING)
+
+
+class Queue(TenantScoped, table=True):
+    __tablename__ = "intake_queue"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "slug"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=63)
+    name: str = Field(max_length=200)
+    channels: list[str] = Field(default_factory=list, sa_column=Column(JSONType))
+    keywords: list[str] = Field(default_factory=list, sa_column=Column(JSONType))
+    position: int = Field(default=100)  # routing order: lower first
+
+
+class Inquiry(TenantScoped, table=True):
+    __tablename__ = "intake_inquiry"
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "receipt_no"),
+        sa.Index(
+            "ix_intake_inquiry_work", "tenant_id", "queue_id", "status", "priority", "created_at"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    uid: str = Field(max_length=36, unique=True, index=True)
+    receipt_no: str = Field(max_length=32)
+    channel: str = Field(max_length=16)
+    status: str = Field(default=InquiryStatus.NEW, max_length=16)
+    priority: int = Field(default=3)  # 1 most urgent
+    queue_id: int | None = Field(default=None, foreign_key="intake_queue.id")
+    category: str = Field(default="", max_length=64)
+    tags: list[str] = Field(default_factory=list, sa_column=Column(JSONType))
+    subject: str | None = Field(default=None, sa_type=sa.Text)  # sealed
+    customer_id: int | None = Field(default=None, foreign_key="customer.id")
+    assignee_id: int | None = Field(default=None)
+    first_response_due: datetime | None = Field(default=None, sa_type=TZDateTime)
+    resolution_due: datetime | None = Field(default=None, sa_type=TZDateTime)
+    first_responded_at: datetime | None = Field(default=None, sa_type=TZDateTime)
+    resolved_at: datetime | None = Field(default=None, sa_type=TZDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)
+
+
+class InquiryMessage(TenantScoped, table=True):
+    __tablename__ = "intake_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    uid: str = Field(max_length=36, unique=True)
+    inquiry_id: int = Field(foreign_key="intake_inquiry.id", index=True)
+    kind: str = Field(max_length=16)  # inbound, reply, note
+    channel: str = Field(max_length=16)
+    body: str | None = Field(default=None, sa_type=sa.Text)  # sealed
+    author_user_id: int | None = Field(default=None)
+    message_id: str | None = Field(default=None, max_length=250, index=True)  # e-mail threading
+    created_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)
+
+
+class IdempotencyRecord(TenantScoped, table=True):
+    """One per Idempotency-Key: the request's hash, and once done its stored response."""
+
+    __tablename__ = "intake_idempotency"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=200)
+    request_hash: str = Field(max_length=64)
+    state: str = Field(default="in_flight", max_length=16)
+    response_status: int | None = Field(default=None)
+    response_body: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)
