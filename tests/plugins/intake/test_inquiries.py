@@ -1,0 +1,253 @@
+"""Inquiry intake through the API: idempotency, customers, queues, take-next, hooks."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from litestar.testing import AsyncTestClient
+from sqlmodel import select
+
+from core import PluginManifest, TenantContext, hookimpl
+from core.app import create_app
+from core.audit.models import AuditEvent
+from core.db.engine import Database
+from core.plugins.host import PluginHost
+from core.settings import Settings
+from plugins.intake.models import Inquiry, InquiryMessage
+from tests.conftest import make_tenant, make_token
+
+BODY = {
+    "channel": "web",
+    "subject": "定期便の解約",
+    "body": "来月から定期便を止めたいです。",
+    "name": "山田 太郎",
+    "phone": "０９０－１１１１－２２２２",
+    "email": "taro@example.jp",
+}
+
+
+class Listener:
+    """Records the inquiry hooks, and routes 解約 to the retention queue."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str]] = []
+
+    @hookimpl
+    def on_inquiry_created(self, ctx: TenantContext, inquiry_uid: str, channel: str) -> None:
+        self.events.append(("created", inquiry_uid))
+
+    @hookimpl
+    def on_inquiry_updated(self, ctx: TenantContext, inquiry_uid: str, changes: list[str]) -> None:
+        self.events.append(("updated:" + ",".join(changes), inquiry_uid))
+
+    @hookimpl
+    def on_inquiry_resolved(self, ctx: TenantContext, inquiry_uid: str) -> None:
+        self.events.append(("resolved", inquiry_uid))
+
+    @hookimpl
+    def resolve_queue(
+        self, ctx: TenantContext, channel: str, category: str, text: str
+    ) -> str | None:
+        return "retention" if "解約" in text else None
+
+
+@pytest.fixture
+async def desk(settings: Settings, db: Database) -> Any:
+    host = PluginHost()
+    host.load_builtins()
+    listener = Listener()
+    host.register(listener, PluginManifest(id="listener", name="Listener", version="1.0"))
+    ctx = await make_tenant(db, host, "honey", {"intake": {}, "listener": {}})
+    from plugins.intake.models import Queue
+
+    async with db.session(ctx) as session:
+        session.add(Queue(tenant_id=ctx.id, slug="retention", name="解約防止", position=1))
+        session.add(Queue(tenant_id=ctx.id, slug="general", name="一般", position=1000))
+    headers = {
+        "op1": await make_token(db, "op1@bpo.example.jp", ("operator", "honey")),
+        "op2": await make_token(db, "op2@bpo.example.jp", ("operator", "honey")),
+        "sv": await make_token(db, "sv@bpo.example.jp", ("supervisor", "honey")),
+    }
+    async with AsyncTestClient(app=create_app(settings, host=host)) as client:
+        yield client, headers, listener, ctx
+
+
+async def test_idempotency_key_replays_refuses_and_stores_once(desk: Any, db: Database) -> None:
+    client, headers, listener, ctx = desk
+    url = "/api/v1/t/honey/inquiries"
+    h = {**headers["op1"], "Idempotency-Key": "form-7f3a"}
+    first = await client.post(url, json=BODY, headers=h)
+    assert first.status_code == 201, first.text
+    again = await client.post(url, json=BODY, headers=h)
+    assert again.status_code == 201 and again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    other = await client.post(url, json={**BODY, "body": "別の内容"}, headers=h)
+    assert other.status_code == 422 and other.json()["error"]["field"] == "Idempotency-Key"
+    async with db.session(ctx) as session:
+        inquiries = (await session.exec(select(Inquiry))).all()
+    assert len(inquiries) == 1
+    assert listener.events == [("created", first.json()["uid"])]  # once, after commit
+    body = first.json()
+    assert body["queue"] == "retention" and body["receipt_no"].count("-") == 1
+    assert body["customer_uid"]
+    # the customer was stored sealed and is found by the normalised phone number
+    search = await client.post(
+        "/api/v1/t/honey/customers/search", json={"phone": "090-1111-2222"}, headers=headers["op1"]
+    )
+    assert [c["uid"] for c in search.json()] == [body["customer_uid"]]
+    async with db.session(ctx) as session:
+        stored = (await session.exec(select(Inquiry))).one()
+        message = (await session.exec(select(InquiryMessage))).one()
+    assert "解約" not in (stored.subject or "") and "定期便" not in (message.body or "")
+
+
+@pytest.mark.parametrize("engine_kind", ["postgres"])
+async def test_a_repeat_while_the_first_is_in_flight_gets_409(
+    engine_kind: str, desk: Any, db: Database
+) -> None:
+    import hashlib
+
+    client, headers, _, ctx = desk
+    lock = int(hashlib.sha256(f"{ctx.id}|slow-key".encode()).hexdigest()[:15], 16)
+    async with db.engine.connect() as other:  # another request holding the key
+        await other.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": lock})
+        response = await client.post(
+            "/api/v1/t/honey/inquiries",
+            json=BODY,
+            headers={**headers["op1"], "Idempotency-Key": "slow-key"},
+        )
+        await other.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": lock})
+    assert response.status_code == 409
+
+
+async def test_bad_input_gets_a_clear_error_and_changes_nothing(desk: Any, db: Database) -> None:
+    client, headers, _, ctx = desk
+    url = "/api/v1/t/honey/inquiries"
+    cases = [
+        ({**BODY, "phone": "12-34"}, 422),
+        ({**BODY, "channel": "fax"}, 422),
+        ({**BODY, "priority": "high"}, 400),
+        ({k: v for k, v in BODY.items() if k != "body"}, 400),
+    ]
+    for body, status in cases:
+        response = await client.post(url, json=body, headers=headers["op1"])
+        assert response.status_code == status, (body, response.text)
+    broken = await client.post(
+        url, content=b'{"body": ', headers={**headers["op1"], "content-type": "application/json"}
+    )
+    assert broken.status_code == 400
+    huge = await client.post(url, json={**BODY, "body": "あ" * 600_000}, headers=headers["op1"])
+    assert huge.status_code in (400, 413)
+    unknown = await client.post("/api/v1/t/no-such/inquiries", json=BODY, headers=headers["op1"])
+    assert unknown.status_code == 404
+    async with db.session(ctx) as session:
+        assert (await session.exec(select(Inquiry))).all() == []
+
+
+async def test_take_next_gives_two_operators_different_inquiries(desk: Any) -> None:
+    client, headers, listener, _ = desk
+    url = "/api/v1/t/honey/inquiries"
+    for n, priority in enumerate((3, 1, 2)):
+        await client.post(
+            url,
+            json={
+                **BODY,
+                "body": f"問い合わせ{n}",
+                "priority": priority,
+                "phone": None,
+                "email": f"c{n}@example.jp",
+            },
+            headers=headers["op1"],
+        )
+    taken = await asyncio.gather(
+        *(client.post(f"{url}/take-next", headers=headers[op]) for op in ("op1", "op2"))
+    )
+    uids = [t.json()["uid"] for t in taken]
+    assert len(set(uids)) == 2
+    assert sorted(t.json()["priority"] for t in taken) == [1, 2]  # the most urgent first
+    third = await client.post(f"{url}/take-next", headers=headers["op1"])
+    assert third.json()["priority"] == 3
+    assert (await client.post(f"{url}/take-next", headers=headers["op2"])).status_code == 204
+
+
+async def test_reply_resolve_and_supervision(desk: Any) -> None:
+    client, headers, listener, _ = desk
+    url = "/api/v1/t/honey/inquiries"
+    uid = (await client.post(url, json=BODY, headers=headers["op1"])).json()["uid"]
+    reply = await client.post(
+        f"{url}/{uid}/messages",
+        json={"kind": "reply", "body": "承知しました。"},
+        headers=headers["op1"],
+    )
+    assert reply.status_code == 201
+    note = await client.post(
+        f"{url}/{uid}/messages", json={"kind": "note", "body": "要確認"}, headers=headers["op1"]
+    )
+    assert note.status_code == 201
+    detail = await client.get(f"{url}/{uid}", headers=headers["op1"])
+    assert [m["kind"] for m in detail.json()["messages"]] == ["inbound", "reply", "note"]
+    assert (
+        detail.json()["subject"] == "定期便の解約" and detail.headers["cache-control"] == "no-store"
+    )
+    resolved = await client.patch(
+        f"{url}/{uid}", json={"status": "resolved"}, headers=headers["op1"]
+    )
+    assert resolved.json()["status"] == "resolved"
+    assert ("resolved", uid) in listener.events
+    stats = await client.get("/api/v1/t/honey/intake/queues", headers=headers["sv"])
+    assert stats.status_code == 200
+    assert {q["queue"] for q in stats.json()} == {"retention", "general"}
+    assert (
+        await client.get("/api/v1/t/honey/intake/queues", headers=headers["op1"])
+    ).status_code == 403
+
+
+async def test_contact_form_with_spam_protection(
+    desk: Any, settings: Settings, db: Database
+) -> None:
+    import re
+
+    from core.crypto.keyfiles import load_or_create_key
+    from plugins.intake.contact import form_token
+
+    client, headers, _, ctx = desk
+    form = await client.get("/t/honey/contact")
+    assert form.status_code == 200 and "お問い合わせ" in form.text
+    fresh = re.search(r'name="token" value="([^"]+)"', form.text).group(1)  # type: ignore[union-attr]
+    fields = {
+        "name": "佐藤　花子",
+        "phone": "０８０－３３３３－４４４４",
+        "postal_code": "１００－０００１",
+        "address": "東京都千代田区",
+        "body": "商品が届きません。",
+    }
+    too_fast = await client.post("/t/honey/contact", data={**fields, "token": fresh})
+    assert too_fast.status_code == 400
+    key = load_or_create_key(settings.var_dir / "keys" / "form.key", env="MADOGUCHI_FORM_KEY")
+    aged = form_token(key, "honey", int(time.time()) - 30)  # as if the customer typed for 30 s
+    bot = await client.post(
+        "/t/honey/contact", data={**fields, "token": aged, "website": "http://spam"}
+    )
+    assert bot.status_code == 400
+    bad_phone = await client.post(
+        "/t/honey/contact", data={**fields, "phone": "123", "token": aged}
+    )
+    assert bad_phone.status_code == 422 and "電話番号" in bad_phone.text
+    done = await client.post("/t/honey/contact", data={**fields, "token": aged})
+    assert done.status_code == 200
+    receipt = re.search(r'data-testid="receipt-no">([A-Z0-9-]+)<', done.text).group(1)  # type: ignore[union-attr]
+    async with db.session(ctx) as session:
+        [inquiry] = (await session.exec(select(Inquiry))).all()
+        events = (
+            await session.exec(select(AuditEvent).where(AuditEvent.action == "inquiry.create"))
+        ).all()
+    assert inquiry.receipt_no == receipt and inquiry.channel == "web" and len(events) == 1
+    found = await client.post(
+        "/api/v1/t/honey/customers/search", json={"phone": "08033334444"}, headers=headers["op1"]
+    )
+    assert len(found.json()) == 1
+    assert (await client.get("/t/no-such-tenant/contact")).status_code == 404
