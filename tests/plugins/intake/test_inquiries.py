@@ -149,7 +149,7 @@ async def test_bad_input_gets_a_clear_error_and_changes_nothing(desk: Any, db: D
 
 
 async def test_take_next_gives_two_operators_different_inquiries(desk: Any) -> None:
-    client, headers, listener, _ = desk
+    client, headers, _, _ = desk
     url = "/api/v1/t/honey/inquiries"
     for n, priority in enumerate((3, 1, 2)):
         await client.post(
