@@ -3,12 +3,15 @@
 Plugins import only what is listed in ``__all__`` here, never a private module of ``core``.
 """
 
+from core.audit.log import Actor, acting_as
 from core.audit.log import record as audit
 from core.crypto.keyfiles import load_or_create_key
 from core.db.base import JSONType, TenantScoped, TZDateTime, utcnow
+from core.db.engine import Database
 from core.jobs.queue import enqueue
 from core.jobs.registry import JobContext, JobHandler
 from core.pii.access import PersonalData, PurposeRequired
+from core.pii.keyring import KeyRing
 from core.pii.models import Customer
 from core.plugins.api import (
     MenuItem,
@@ -18,22 +21,28 @@ from core.plugins.api import (
     Setting,
     SettingsError,
 )
+from core.plugins.host import PluginHost
 from core.plugins.markers import hookimpl, hookspec
 from core.tenancy.context import TenantContext, TenantContextMissing
+from core.tenancy.service import enabled_plugins, plugin_settings_by_tenant
 from core.version import __version__
 from core.web.deps import after_commit
 from core.web.errors import ApiError
 from core.web.ui.render import page
 
 __all__ = [
+    "Actor",
     "ApiError",
     "Customer",
+    "Database",
     "JSONType",
     "JobContext",
     "JobHandler",
+    "KeyRing",
     "MenuItem",
     "PermissionSpec",
     "PersonalData",
+    "PluginHost",
     "PluginManifest",
     "PortalSection",
     "PurposeRequired",
@@ -44,12 +53,15 @@ __all__ = [
     "TenantContextMissing",
     "TenantScoped",
     "__version__",
+    "acting_as",
     "after_commit",
     "audit",
+    "enabled_plugins",
     "enqueue",
     "hookimpl",
     "hookspec",
     "load_or_create_key",
     "page",
+    "plugin_settings_by_tenant",
     "utcnow",
 ]

@@ -31,6 +31,7 @@ __all__ = [
     "enabled_plugins",
     "get_tenant",
     "list_tenants",
+    "plugin_settings_by_tenant",
     "read_tenant",
     "tenant_plugins",
 ]
@@ -246,3 +247,24 @@ def as_manifest(read: TenantRead) -> dict[str, Any]:
     data["roles"] = read.roles
     data["security"] = read.security
     return data
+
+
+async def plugin_settings_by_tenant(
+    db: Database,
+    host: PluginHost,
+    plugin_id: str,
+) -> list[tuple[TenantContext, dict[str, Any]]]:
+    """Every active tenant that enabled ``plugin_id``, with its validated settings (for a
+    plugin's own process, such as a mail listener, that serves many tenants)."""
+    async with db.session() as session:
+        tenants = [t for t in await list_tenants(session) if t.status == "active"]
+    manifest = host.manifest(plugin_id)
+    found = []
+    for tenant in tenants:
+        ctx = context_of(tenant)
+        async with db.session(ctx) as session:
+            rows = {p.plugin_id: p for p in await tenant_plugins(session)}
+        row = rows.get(plugin_id)
+        if row is not None and row.enabled:
+            found.append((ctx, manifest.validate_settings(row.settings)))
+    return found

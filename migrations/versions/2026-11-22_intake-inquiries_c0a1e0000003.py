@@ -1,4 +1,4 @@
-"""intake: queues, inquiries, messages, idempotency records
+"""intake: queues, inquiries, messages, attachments, idempotency records
 
 Revision ID: c0a1e0000003
 Revises: c0a1e0000002
@@ -139,13 +139,49 @@ def upgrade() -> None:
             batch_op.f("ix_intake_message_tenant_id"), ["tenant_id"], unique=False
         )
 
+    op.create_table(
+        "intake_attachment",
+        sa.Column("tenant_id", sa.Integer(), nullable=False),
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("uid", sa.String(length=36), nullable=False),
+        sa.Column("message_id", sa.Integer(), nullable=False),
+        sa.Column("filename", sa.Text(), nullable=True),
+        sa.Column("content_type", sa.String(length=120), nullable=False),
+        sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("content", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["message_id"],
+            ["intake_message.id"],
+            name=op.f("fk_intake_attachment_message_id_intake_message"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenant.id"], name=op.f("fk_intake_attachment_tenant_id_tenant")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_intake_attachment")),
+        sa.UniqueConstraint("uid", name=op.f("uq_intake_attachment_uid")),
+    )
+    with op.batch_alter_table("intake_attachment", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_intake_attachment_message_id"), ["message_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_intake_attachment_tenant_id"), ["tenant_id"], unique=False
+        )
+
     enable_tenant_rls("intake_queue")
     enable_tenant_rls("intake_inquiry")
     enable_tenant_rls("intake_message")
     enable_tenant_rls("intake_idempotency")
+    enable_tenant_rls("intake_attachment")
 
 
 def downgrade() -> None:
+    disable_tenant_rls("intake_attachment")
+    with op.batch_alter_table("intake_attachment", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_intake_attachment_tenant_id"))
+        batch_op.drop_index(batch_op.f("ix_intake_attachment_message_id"))
+
+    op.drop_table("intake_attachment")
     disable_tenant_rls("intake_idempotency")
     disable_tenant_rls("intake_message")
     disable_tenant_rls("intake_inquiry")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from core import TenantContext, hookimpl
-from plugins.intake import contact, routes, services
+from plugins.intake import cli, contact, routes, services
 
 
 @hookimpl
@@ -22,3 +22,8 @@ def register_pages() -> list[Any]:
 def on_plugin_enabled(ctx: TenantContext, plugin_id: str, settings: dict[str, Any]) -> None:
     if plugin_id == "intake":
         services.check_channels(ctx, settings)
+
+
+@hookimpl
+def register_cli_commands() -> list[Any]:
+    return [cli.intake]

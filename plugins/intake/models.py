@@ -14,7 +14,14 @@ from sqlmodel import Column, Field
 
 from core import JSONType, TenantScoped, TZDateTime, utcnow
 
-__all__ = ["IdempotencyRecord", "Inquiry", "InquiryMessage", "InquiryStatus", "Queue"]
+__all__ = [
+    "Attachment",
+    "IdempotencyRecord",
+    "Inquiry",
+    "InquiryMessage",
+    "InquiryStatus",
+    "Queue",
+]
 
 
 class InquiryStatus:
@@ -95,3 +102,17 @@ class IdempotencyRecord(TenantScoped, table=True):
     response_status: int | None = Field(default=None)
     response_body: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType))
     created_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)
+
+
+class Attachment(TenantScoped, table=True):
+    """A file that came with a message; its name and content are sealed like free text."""
+
+    __tablename__ = "intake_attachment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    uid: str = Field(max_length=36, unique=True)
+    message_id: int = Field(foreign_key="intake_message.id", index=True)
+    filename: str | None = Field(default=None, sa_type=sa.Text)  # sealed
+    content_type: str = Field(max_length=120)
+    size: int = Field(default=0)
+    content: str | None = Field(default=None, sa_type=sa.Text)  # sealed base64

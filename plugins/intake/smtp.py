@@ -1,0 +1,170 @@
+"""The SMTP listener: ``madoguchi intake smtp``.
+
+Accepts mail only for the inbound addresses that tenants configured (intake enabled with the
+``email`` channel); anything else is refused at RCPT (550). A message is acknowledged (250)
+only after its inquiry is committed; an unreadable one is refused (554) and changes nothing.
+Replies thread onto the existing inquiry by Message-ID / In-Reply-To / References.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+import uuid
+from typing import Any
+
+import structlog
+from sqlmodel import col, select
+
+from core import (
+    Actor,
+    Database,
+    KeyRing,
+    PersonalData,
+    PluginHost,
+    TenantContext,
+    acting_as,
+    audit,
+    enabled_plugins,
+    plugin_settings_by_tenant,
+    utcnow,
+)
+from plugins.intake.mail import MailError, ParsedMail, parse_mail
+from plugins.intake.models import Attachment, Inquiry, InquiryMessage, InquiryStatus
+from plugins.intake.services import NewInquiry, create_inquiry
+
+__all__ = ["IntakeSMTPHandler"]
+
+log = structlog.get_logger("madoguchi.intake.smtp")
+REFRESH_SECONDS = 30
+
+
+class IntakeSMTPHandler:
+    """An aiosmtpd handler. Create it inside the loop that serves SMTP (it opens the database)."""
+
+    def __init__(self, database_url: str, host: PluginHost, keyring: KeyRing) -> None:
+        self.db = Database(database_url)
+        self.host = host
+        self.keyring = keyring
+        self._addresses: dict[str, tuple[TenantContext, dict[str, Any]]] = {}
+        self._loaded = 0.0
+
+    async def addresses(self) -> dict[str, tuple[TenantContext, dict[str, Any]]]:
+        if time.monotonic() - self._loaded < REFRESH_SECONDS:
+            return self._addresses
+        found: dict[str, tuple[TenantContext, dict[str, Any]]] = {}
+        for ctx, settings in await plugin_settings_by_tenant(self.db, self.host, "intake"):
+            if "email" in settings["channels"]:
+                for address in settings["inbound_addresses"]:
+                    found[address.strip().lower()] = (ctx, settings)
+        self._addresses, self._loaded = found, time.monotonic()
+        return found
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        if address.strip().lower() not in await self.addresses():
+            return "550 5.1.1 Mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        try:
+            mail = parse_mail(envelope.original_content or envelope.content)
+        except MailError as exc:
+            log.warning("mail_refused", reason=str(exc))
+            return "554 5.6.0 Message could not be read"
+        peer = session.peer[0] if session.peer else ""
+        receipts = []
+        for address in dict.fromkeys(a.lower() for a in envelope.rcpt_tos):
+            ctx, settings = (await self.addresses())[address]
+            with acting_as(Actor(via="smtp", client_addr=peer)):
+                receipts.append(await self._store(ctx, settings, mail))
+        return f"250 2.0.0 Accepted {' '.join(receipts)}"
+
+    async def _store(self, ctx: TenantContext, settings: dict[str, Any], mail: ParsedMail) -> str:
+        relay = self.host.relay(ctx, await enabled_plugins(self.db, ctx))
+        async with self.db.session(ctx) as session:
+            pd = PersonalData(self.db, session, self.keyring, ctx)
+            inquiry = await self._thread(session, mail)
+            created = inquiry is None
+            if inquiry is None:
+                inquiry = await create_inquiry(
+                    session,
+                    pd,
+                    ctx,
+                    settings,
+                    NewInquiry(
+                        channel="email",
+                        subject=mail.subject or None,
+                        body=mail.body,
+                        name=mail.sender_name or None,
+                        email=mail.sender,
+                        message_id=mail.message_id,
+                    ),
+                    relay,
+                )
+                message = (
+                    await session.exec(
+                        select(InquiryMessage).where(InquiryMessage.inquiry_id == inquiry.id)
+                    )
+                ).one()
+            else:
+                message = InquiryMessage(
+                    tenant_id=ctx.id,
+                    uid=str(uuid.uuid4()),
+                    inquiry_id=inquiry.id,  # type: ignore[arg-type]
+                    kind="inbound",
+                    channel="email",
+                    message_id=mail.message_id,
+                )
+                message.body = await pd.seal_text("intake_message", "body", message.uid, mail.body)
+                session.add(message)
+                if inquiry.status in (InquiryStatus.WAITING, InquiryStatus.RESOLVED):
+                    inquiry.status = InquiryStatus.OPEN
+                inquiry.updated_at = utcnow()
+                await session.flush()
+                await audit(
+                    session,
+                    "inquiry.inbound",
+                    object_type="inquiry",
+                    object_id=inquiry.uid,
+                    fields=["email"],
+                )
+            for item in mail.attachments:
+                attachment = Attachment(
+                    tenant_id=ctx.id,
+                    uid=str(uuid.uuid4()),
+                    message_id=message.id,  # type: ignore[arg-type]
+                    content_type=item.content_type[:120],
+                    size=len(item.data),
+                )
+                attachment.filename = await pd.seal_text(
+                    "intake_attachment", "filename", attachment.uid, item.filename
+                )
+                attachment.content = await pd.seal_text(
+                    "intake_attachment",
+                    "content",
+                    attachment.uid,
+                    base64.b64encode(item.data).decode(),
+                )
+                session.add(attachment)
+            receipt, uid = inquiry.receipt_no, inquiry.uid
+        if created:
+            relay.on_inquiry_created(ctx=ctx, inquiry_uid=uid, channel="email")
+        else:
+            relay.on_inquiry_updated(ctx=ctx, inquiry_uid=uid, changes=["inbound"])
+        return receipt
+
+    async def _thread(self, session: Any, mail: ParsedMail) -> Inquiry | None:
+        if not mail.references:
+            return None
+        found = (
+            await session.exec(
+                select(InquiryMessage).where(col(InquiryMessage.message_id).in_(mail.references))
+            )
+        ).first()
+        if found is None:
+            return None
+        inquiry: Inquiry | None = await session.get(Inquiry, found.inquiry_id)
+        return inquiry

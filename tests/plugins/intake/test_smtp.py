@@ -1,0 +1,158 @@
+"""Real MIME over real SMTP (smtplib) to the intake listener."""
+
+from __future__ import annotations
+
+import asyncio
+import smtplib
+import socket
+from email.header import Header
+from email.mime.application import MIMEApplication
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import formataddr
+from typing import Any
+
+import pytest
+from aiosmtpd.smtp import SMTP
+from sqlmodel import col, select
+
+from core.db.engine import Database
+from core.pii.access import PersonalData
+from core.pii.keyring import KeyRing
+from core.plugins.host import PluginHost
+from core.settings import Settings
+from plugins.intake.models import Attachment, Inquiry, InquiryMessage
+from plugins.intake.smtp import IntakeSMTPHandler
+from tests.conftest import make_tenant
+
+INBOX = "support@honey.example.jp"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+async def listener(settings: Settings, db: Database, host: PluginHost) -> Any:
+    ctx = await make_tenant(
+        db,
+        host,
+        "honey-mail",
+        {"intake": {"settings": {"channels": ["email"], "inbound_addresses": [INBOX]}}},
+    )
+    await make_tenant(db, host, "no-mail", {"intake": {"settings": {"channels": ["web"]}}})
+    handler = IntakeSMTPHandler(settings.database_url, host, KeyRing(settings))
+    port = _free_port()
+    server = await asyncio.get_running_loop().create_server(
+        lambda: SMTP(handler, data_size_limit=2_000_000, enable_SMTPUTF8=True), "127.0.0.1", port
+    )
+    yield port, ctx, handler
+    server.close()
+    await server.wait_closed()
+    await handler.db.dispose()
+
+
+async def send(port: int, message: Any, to: str = INBOX) -> Any:
+    def deliver() -> Any:
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+            return client.sendmail("customer@example.jp", [to], message.as_bytes())
+
+    return await asyncio.to_thread(deliver)
+
+
+async def conversation(db: Database, settings: Settings, ctx: Any) -> list[tuple[str, list[str]]]:
+    keyring = KeyRing(settings)
+    out = []
+    async with db.session(ctx) as session:
+        pd = PersonalData(db, session, keyring, ctx)
+        for inquiry in (await session.exec(select(Inquiry).order_by(col(Inquiry.id)))).all():
+            messages = (
+                await session.exec(
+                    select(InquiryMessage)
+                    .where(InquiryMessage.inquiry_id == inquiry.id)
+                    .order_by(col(InquiryMessage.id))
+                )
+            ).all()
+            subject = await pd.open_text("intake_inquiry", "subject", inquiry.uid, inquiry.subject)
+            out.append(
+                (
+                    subject or "",
+                    [
+                        await pd.open_text("intake_message", "body", m.uid, m.body) or ""
+                        for m in messages
+                    ],
+                )
+            )
+    return out
+
+
+async def test_japanese_mail_in_every_charset_threads_and_keeps_attachments(
+    listener: Any, db: Database, settings: Settings
+) -> None:
+    port, ctx, _ = listener
+    first = MIMEText("注文番号１２３の商品がまだ届きません。", "plain", "iso-2022-jp")
+    first["Subject"] = Header("配送について", "iso-2022-jp")
+    first["From"] = formataddr(("山田 太郎", "taro@example.jp"), charset="iso-2022-jp")
+    first["Message-ID"] = "<q1@mail.example.jp>"
+    await send(port, first)
+
+    reply = MIMEText("追伸：不在票も入っていませんでした。", "plain", "shift_jis")
+    reply["Subject"] = Header("Re: 配送について", "shift_jis")
+    reply["From"] = "taro@example.jp"
+    reply["In-Reply-To"] = "<q1@mail.example.jp>"
+    reply["Message-ID"] = "<q2@mail.example.jp>"
+    await send(port, reply)
+
+    html = MIMEMultipart()
+    html["Subject"] = "返品の相談"
+    html["From"] = "hanako@example.jp"
+    html.attach(
+        MIMEText("<p>返品したい<br>商品があります</p><script>alert(1)</script>", "html", "utf-8")
+    )
+    pdf = MIMEApplication(b"%PDF-1.4 receipt", "pdf")
+    pdf.add_header("Content-Disposition", "attachment", filename=("utf-8", "", "領収書.pdf"))
+    html.attach(pdf)
+    await send(port, html)
+
+    threads = await conversation(db, settings, ctx)
+    assert threads == [
+        (
+            "配送について",
+            ["注文番号１２３の商品がまだ届きません。", "追伸：不在票も入っていませんでした。"],
+        ),
+        ("返品の相談", ["返品したい\n商品があります"]),
+    ]
+    keyring = KeyRing(settings)
+    async with db.session(ctx) as session:
+        [attachment] = (await session.exec(select(Attachment))).all()
+        pd = PersonalData(db, session, keyring, ctx)
+        name = await pd.open_text(
+            "intake_attachment", "filename", attachment.uid, attachment.filename
+        )
+        assert "領収書" not in (attachment.filename or "")  # sealed at rest
+        found = await pd.find(email="taro@example.jp")
+    assert name == "領収書.pdf" and attachment.size == len(b"%PDF-1.4 receipt")
+    assert len(found) == 1
+
+
+async def test_unknown_addresses_and_broken_mail_are_refused(
+    listener: Any, db: Database, settings: Settings
+) -> None:
+    port, ctx, _ = listener
+    message = MIMEText("こんにちは", "plain", "utf-8")
+    message["From"] = "x@example.jp"
+    message["Subject"] = "test"
+    with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+        await send(port, message, to="nobody@honey.example.jp")
+    assert refused.value.recipients["nobody@honey.example.jp"][0] == 550
+
+    def broken() -> None:
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+            client.sendmail("x@example.jp", [INBOX], b"Subject: no sender\r\n\r\n")
+
+    with pytest.raises(smtplib.SMTPDataError) as bad:
+        await asyncio.to_thread(broken)
+    assert bad.value.smtp_code == 554
+    assert await conversation(db, settings, ctx) == []
