@@ -1,4 +1,4 @@
-"""intake: queues, inquiries, messages, attachments, idempotency records
+"""intake: queues, inquiries, messages, attachments, calls, idempotency records
 
 Revision ID: c0a1e0000003
 Revises: c0a1e0000002
@@ -168,14 +168,47 @@ def upgrade() -> None:
             batch_op.f("ix_intake_attachment_tenant_id"), ["tenant_id"], unique=False
         )
 
+    op.create_table(
+        "intake_call",
+        sa.Column("tenant_id", sa.Integer(), nullable=False),
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("call_id", sa.String(length=100), nullable=False),
+        sa.Column("inquiry_id", sa.Integer(), nullable=False),
+        sa.Column("queue", sa.String(length=100), nullable=False),
+        sa.Column("started_at", TZDateTime(), nullable=False),
+        sa.Column("ended_at", TZDateTime(), nullable=True),
+        sa.Column("outcome", sa.String(length=32), nullable=False),
+        sa.Column("operator_email", sa.String(length=254), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["inquiry_id"],
+            ["intake_inquiry.id"],
+            name=op.f("fk_intake_call_inquiry_id_intake_inquiry"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenant.id"], name=op.f("fk_intake_call_tenant_id_tenant")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_intake_call")),
+        sa.UniqueConstraint("tenant_id", "call_id", name=op.f("uq_intake_call_tenant_id_call_id")),
+    )
+    with op.batch_alter_table("intake_call", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_intake_call_inquiry_id"), ["inquiry_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_intake_call_tenant_id"), ["tenant_id"], unique=False)
+
     enable_tenant_rls("intake_queue")
     enable_tenant_rls("intake_inquiry")
     enable_tenant_rls("intake_message")
     enable_tenant_rls("intake_idempotency")
     enable_tenant_rls("intake_attachment")
+    enable_tenant_rls("intake_call")
 
 
 def downgrade() -> None:
+    disable_tenant_rls("intake_call")
+    with op.batch_alter_table("intake_call", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_intake_call_tenant_id"))
+        batch_op.drop_index(batch_op.f("ix_intake_call_inquiry_id"))
+
+    op.drop_table("intake_call")
     disable_tenant_rls("intake_attachment")
     with op.batch_alter_table("intake_attachment", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_intake_attachment_tenant_id"))

@@ -29,6 +29,7 @@ MANIFEST = PluginManifest(
         PermissionSpec("inquiry:reply", "answer an inquiry"),
         PermissionSpec("intake:configure", "see the intake channels and SLA"),
         PermissionSpec("queue:supervise", "see queue depth, SLA risk and operator load"),
+        PermissionSpec("call:log", "send call records (the contact-centre system's token)"),
     ),
     role_grants={
         "supervisor": (
@@ -37,6 +38,7 @@ MANIFEST = PluginManifest(
             "inquiry:reply",
             "intake:configure",
             "queue:supervise",
+            "call:log",
         ),
         "operator": ("inquiry:read", "inquiry:create", "inquiry:reply", "intake:configure"),
         "client_admin": ("intake:configure",),

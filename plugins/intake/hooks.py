@@ -10,7 +10,7 @@ from plugins.intake import cli, contact, routes, services
 
 @hookimpl
 def register_routes() -> list[Any]:
-    return [routes.IntakeChannelsController, routes.InquiryController]
+    return [routes.IntakeChannelsController, routes.InquiryController, routes.CallController]
 
 
 @hookimpl

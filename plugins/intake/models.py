@@ -16,6 +16,7 @@ from core import JSONType, TenantScoped, TZDateTime, utcnow
 
 __all__ = [
     "Attachment",
+    "CallRecord",
     "IdempotencyRecord",
     "Inquiry",
     "InquiryMessage",
@@ -116,3 +117,19 @@ class Attachment(TenantScoped, table=True):
     content_type: str = Field(max_length=120)
     size: int = Field(default=0)
     content: str | None = Field(default=None, sa_type=sa.Text)  # sealed base64
+
+
+class CallRecord(TenantScoped, table=True):
+    """A phone call from the contact-centre system (webhook or CSV), attached to an inquiry."""
+
+    __tablename__ = "intake_call"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "call_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    call_id: str = Field(max_length=100)
+    inquiry_id: int = Field(foreign_key="intake_inquiry.id", index=True)
+    queue: str = Field(default="", max_length=100)
+    started_at: datetime = Field(sa_type=TZDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=TZDateTime)
+    outcome: str = Field(default="", max_length=32)
+    operator_email: str = Field(default="", max_length=254)

@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import ApiError, Customer, PersonalData, TenantContext, after_commit, audit, utcnow
 from plugins.intake import idempotency
+from plugins.intake.calls import CallIn, log_call, parse_csv
 from plugins.intake.models import Inquiry, InquiryMessage, InquiryStatus, Queue
 from plugins.intake.normalize import InputError, normalise_phone
 from plugins.intake.schemas import (
@@ -404,3 +405,82 @@ def _at_risk(inquiry: Inquiry, now: Any) -> bool:
     """Not breached yet, but less than a quarter of the first-response window is left."""
     due = inquiry.first_response_due
     return due is not None and now <= due and (due - now) < (due - inquiry.created_at) / 4
+
+
+class CallController(Controller):
+    """Call records from the contact-centre system (give it a token bound to the tenant)."""
+
+    path = "/api/v1/t/{tenant:str}/calls"
+    tags = ("intake",)
+
+    @post("/", opt={"permission": "call:log"})
+    async def webhook(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[CallIn],
+        session: NamedDependency[AsyncSession],
+        ctx: NamedDependency[TenantContext],
+        plugin_settings: NamedDependency[dict[str, Any]],
+    ) -> Response[dict[str, Any]]:
+        """One call; a call id sent before answers 200 with the same inquiry."""
+        core = _core(request)
+        pd = PersonalData(core.db, session, core.keyring, ctx)
+        try:
+            logged = await log_call(session, pd, ctx, plugin_settings, data, _relay(request))
+        except InputError as exc:
+            raise _error(422, exc.message, exc.field) from exc
+        if not logged.duplicate:
+            _notify_call(request, ctx, logged)
+        return Response(logged.__dict__, status_code=200 if logged.duplicate else 201)
+
+    @post("/import", opt={"permission": "call:log"}, status_code=200)
+    async def import_csv(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        ctx: NamedDependency[TenantContext],
+        plugin_settings: NamedDependency[dict[str, Any]],
+    ) -> dict[str, Any]:
+        """A CSV of call logs (UTF-8, header row). All rows or none."""
+        raw = await request.body()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            try:
+                text = raw.decode("cp932")  # Excel in Japan saves Shift_JIS
+            except UnicodeDecodeError as exc:
+                raise _error(400, "the file is neither UTF-8 nor Shift_JIS", "file") from exc
+        try:
+            calls = parse_csv(text)
+        except InputError as exc:
+            raise _error(422, exc.message, exc.field) from exc
+        core = _core(request)
+        pd = PersonalData(core.db, session, core.keyring, ctx)
+        relay = _relay(request)
+        results = [await log_call(session, pd, ctx, plugin_settings, call, relay) for call in calls]
+        for logged in results:
+            if not logged.duplicate:
+                _notify_call(request, ctx, logged)
+        return {
+            "rows": len(results),
+            "stored": sum(not r.duplicate for r in results),
+            "duplicates": sum(r.duplicate for r in results),
+            "new_inquiries": sum(r.created for r in results),
+        }
+
+
+def _notify_call(request: Request[Any, Any, Any], ctx: TenantContext, logged: Any) -> None:
+    relay = _relay(request)
+    if logged.created:
+        after_commit(
+            request,
+            lambda: relay.on_inquiry_created(
+                ctx=ctx, inquiry_uid=logged.inquiry_uid, channel="phone"
+            ),
+        )
+    after_commit(
+        request,
+        lambda: relay.on_call_logged(
+            ctx=ctx, inquiry_uid=logged.inquiry_uid, call_id=logged.call_id
+        ),
+    )
