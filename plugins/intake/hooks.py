@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from core import TenantContext, hookimpl
-from plugins.intake import cli, contact, routes, services
+from core import MenuItem, TenantContext, hookimpl
+from plugins.intake import cli, contact, pages, routes, services
 
 
 @hookimpl
@@ -15,7 +15,22 @@ def register_routes() -> list[Any]:
 
 @hookimpl
 def register_pages() -> list[Any]:
-    return [contact.contact_form, contact.contact_submit]
+    return [contact.contact_form, contact.contact_submit, *pages.INTAKE_PAGES]
+
+
+@hookimpl
+def register_menu_items() -> list[MenuItem]:
+    return [
+        MenuItem(
+            path="/inquiries", label="問い合わせ", label_en="Inquiries", permission="inquiry:read"
+        ),
+        MenuItem(
+            path="/supervise",
+            label="SVビュー",
+            label_en="Supervisor view",
+            permission="queue:supervise",
+        ),
+    ]
 
 
 @hookimpl

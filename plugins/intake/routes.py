@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import structlog
@@ -12,7 +11,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core import ApiError, Customer, PersonalData, TenantContext, after_commit, audit, utcnow
+from core import ApiError, Customer, PersonalData, TenantContext, after_commit, audit
 from plugins.intake import idempotency
 from plugins.intake.calls import CallIn, log_call, parse_csv
 from plugins.intake.models import Inquiry, InquiryMessage, InquiryStatus, Queue
@@ -27,10 +26,14 @@ from plugins.intake.schemas import (
 )
 from plugins.intake.services import (
     KNOWN_CHANNELS,
+    ChangeError,
     NewInquiry,
+    add_message,
     channel_summary,
     create_inquiry,
+    queue_stats,
     take_next,
+    update_inquiry,
 )
 
 log = structlog.get_logger("madoguchi.intake")
@@ -238,35 +241,20 @@ class InquiryController(Controller):
         session: NamedDependency[AsyncSession],
     ) -> InquiryRead:
         inquiry = await _get(session, uid)
-        changes = []
-        if data.status is not None and data.status != inquiry.status:
-            if data.status not in InquiryStatus.ALL:
-                raise _error(422, f"status must be one of {', '.join(InquiryStatus.ALL)}", "status")
-            inquiry.status = data.status
-            if data.status == InquiryStatus.RESOLVED:
-                inquiry.resolved_at = utcnow()
-            changes.append("status")
-        if data.priority is not None and data.priority != inquiry.priority:
-            inquiry.priority = data.priority
-            changes.append("priority")
-        if data.category is not None and data.category != inquiry.category:
-            inquiry.category = data.category
-            changes.append("category")
-        if data.queue is not None:
-            queues = {slug: i for i, slug in (await _queues(session)).items()}
-            if data.queue not in queues:
-                raise _error(422, "no such queue", "queue")
-            if queues[data.queue] != inquiry.queue_id:
-                inquiry.queue_id = queues[data.queue]
-                changes.append("queue")
-        if data.unassign or data.assignee_id is not None:
-            inquiry.assignee_id = None if data.unassign else data.assignee_id
-            changes.append("assignee")
-        if changes:
-            inquiry.updated_at = utcnow()
-            await audit(
-                session, "inquiry.update", object_type="inquiry", object_id=uid, fields=changes
+        try:
+            changes = await update_inquiry(
+                session,
+                inquiry,
+                status=data.status,
+                priority=data.priority,
+                category=data.category,
+                queue_slug=data.queue,
+                assignee_id=data.assignee_id,
+                unassign=data.unassign,
             )
+        except ChangeError as exc:
+            raise _error(422, exc.message, exc.field) from exc
+        if changes:
             _notify_updated(
                 request,
                 uid,
@@ -288,24 +276,9 @@ class InquiryController(Controller):
         inquiry = await _get(session, uid)
         core = _core(request)
         pd = PersonalData(core.db, session, core.keyring, ctx)
-        message = InquiryMessage(
-            tenant_id=ctx.id,
-            uid=str(uuid.uuid4()),
-            inquiry_id=inquiry.id,  # type: ignore[arg-type]
-            kind=data.kind,
-            channel=inquiry.channel,
-            author_user_id=request.state.principal.user_id,
+        message = await add_message(
+            session, pd, ctx, inquiry, data.kind, data.body, request.state.principal.user_id
         )
-        message.body = await pd.seal_text("intake_message", "body", message.uid, data.body)
-        session.add(message)
-        if data.kind == "reply":
-            if inquiry.first_responded_at is None:
-                inquiry.first_responded_at = utcnow()
-            if inquiry.status == InquiryStatus.NEW:
-                inquiry.status = InquiryStatus.OPEN
-        inquiry.updated_at = utcnow()
-        await session.flush()
-        await audit(session, f"inquiry.{data.kind}", object_type="inquiry", object_id=uid)
         _notify_updated(request, uid, [data.kind])
         return Response(
             MessageRead(
@@ -367,44 +340,9 @@ class IntakeChannelsController(Controller):
         return channel_summary(plugin_settings)
 
     @get("/queues", opt={"permission": "queue:supervise"})
-    async def queue_stats(self, session: NamedDependency[AsyncSession]) -> list[dict[str, Any]]:
+    async def queues(self, session: NamedDependency[AsyncSession]) -> list[dict[str, Any]]:
         """Per queue: depth, oldest waiting, SLA at risk or breached, load per operator."""
-        now = utcnow()
-        queues = (await session.exec(select(Queue).order_by(col(Queue.position)))).all()
-        result = []
-        for q in queues:
-            active = select(Inquiry).where(
-                Inquiry.queue_id == q.id, col(Inquiry.status).in_(InquiryStatus.ACTIVE)
-            )
-            rows = (await session.exec(active)).all()
-            unanswered = [r for r in rows if r.first_responded_at is None]
-            load: dict[str, int] = {}
-            for r in rows:
-                if r.assignee_id is not None:
-                    load[str(r.assignee_id)] = load.get(str(r.assignee_id), 0) + 1
-            result.append(
-                {
-                    "queue": q.slug,
-                    "name": q.name,
-                    "depth": len(rows),
-                    "unassigned": sum(1 for r in rows if r.assignee_id is None),
-                    "oldest_waiting": min((r.created_at for r in unanswered), default=None),
-                    "first_response_breached": sum(1 for r in unanswered if _breached(r, now)),
-                    "at_risk": sum(1 for r in unanswered if _at_risk(r, now)),
-                    "load": load,
-                }
-            )
-        return result
-
-
-def _breached(inquiry: Inquiry, now: Any) -> bool:
-    return inquiry.first_response_due is not None and inquiry.first_response_due < now
-
-
-def _at_risk(inquiry: Inquiry, now: Any) -> bool:
-    """Not breached yet, but less than a quarter of the first-response window is left."""
-    due = inquiry.first_response_due
-    return due is not None and now <= due and (due - now) < (due - inquiry.created_at) / 4
+        return await queue_stats(session)
 
 
 class CallController(Controller):

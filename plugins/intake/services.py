@@ -10,7 +10,7 @@ import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,12 +23,16 @@ from plugins.intake.models import Inquiry, InquiryMessage, InquiryStatus, Queue
 
 __all__ = [
     "KNOWN_CHANNELS",
+    "ChangeError",
     "NewInquiry",
+    "add_message",
     "channel_summary",
     "check_channels",
     "create_inquiry",
     "ensure_default_queue",
+    "queue_stats",
     "take_next",
+    "update_inquiry",
 ]
 
 log = structlog.get_logger("madoguchi.intake")
@@ -220,3 +224,132 @@ async def take_next(
             await audit(session, "inquiry.take", object_type="inquiry", object_id=inquiry.uid)
             return inquiry
     return None
+
+
+class ChangeError(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+async def update_inquiry(
+    session: AsyncSession,
+    inquiry: Inquiry,
+    *,
+    status: str | None = None,
+    priority: int | None = None,
+    category: str | None = None,
+    queue_slug: str | None = None,
+    assignee_id: int | None = None,
+    unassign: bool = False,
+) -> list[str]:
+    """Apply the given changes; returns what changed (audited), raises ChangeError."""
+    changes = []
+    if status is not None and status != inquiry.status:
+        if status not in InquiryStatus.ALL:
+            raise ChangeError("status", f"one of {', '.join(InquiryStatus.ALL)}")
+        inquiry.status = status
+        if status == InquiryStatus.RESOLVED:
+            inquiry.resolved_at = utcnow()
+        changes.append("status")
+    if priority is not None and priority != inquiry.priority:
+        if not 1 <= priority <= 5:
+            raise ChangeError("priority", "1 to 5")
+        inquiry.priority = priority
+        changes.append("priority")
+    if category is not None and category != inquiry.category:
+        inquiry.category = category[:64]
+        changes.append("category")
+    if queue_slug is not None:
+        queue = (await session.exec(select(Queue).where(Queue.slug == queue_slug))).first()
+        if queue is None:
+            raise ChangeError("queue", "no such queue")
+        if queue.id != inquiry.queue_id:
+            inquiry.queue_id = queue.id
+            changes.append("queue")
+    if unassign or (assignee_id is not None and assignee_id != inquiry.assignee_id):
+        inquiry.assignee_id = None if unassign else assignee_id
+        changes.append("assignee")
+    if changes:
+        inquiry.updated_at = utcnow()
+        await audit(
+            session, "inquiry.update", object_type="inquiry", object_id=inquiry.uid, fields=changes
+        )
+    return changes
+
+
+async def add_message(
+    session: AsyncSession,
+    pd: PersonalData,
+    ctx: TenantContext,
+    inquiry: Inquiry,
+    kind: str,
+    body: str,
+    user_id: int,
+) -> InquiryMessage:
+    """A reply to the customer or an internal note, bound to this inquiry; audited."""
+    if kind not in ("reply", "note"):
+        raise ChangeError("kind", "reply or note")
+    message = InquiryMessage(
+        tenant_id=ctx.id,
+        uid=str(uuid.uuid4()),
+        inquiry_id=inquiry.id,  # type: ignore[arg-type]
+        kind=kind,
+        channel=inquiry.channel,
+        author_user_id=user_id,
+    )
+    message.body = await pd.seal_text("intake_message", "body", message.uid, body)
+    session.add(message)
+    if kind == "reply":
+        if inquiry.first_responded_at is None:
+            inquiry.first_responded_at = utcnow()
+        if inquiry.status == InquiryStatus.NEW:
+            inquiry.status = InquiryStatus.OPEN
+    inquiry.updated_at = utcnow()
+    await session.flush()
+    await audit(session, f"inquiry.{kind}", object_type="inquiry", object_id=inquiry.uid)
+    return message
+
+
+def breached(inquiry: Inquiry, now: datetime) -> bool:
+    return inquiry.first_response_due is not None and inquiry.first_response_due < now
+
+
+def at_risk(inquiry: Inquiry, now: datetime) -> bool:
+    """Not breached yet, but less than a quarter of the first-response window is left."""
+    due = inquiry.first_response_due
+    return due is not None and now <= due and (due - now) < (due - inquiry.created_at) / 4
+
+
+async def queue_stats(session: AsyncSession) -> list[dict[str, Any]]:
+    """Per queue: depth, unassigned, oldest waiting, breached, at risk, load per operator."""
+    now = utcnow()
+    queues = (await session.exec(select(Queue).order_by(col(Queue.position)))).all()
+    result = []
+    for queue in queues:
+        rows = (
+            await session.exec(
+                select(Inquiry).where(
+                    Inquiry.queue_id == queue.id, col(Inquiry.status).in_(InquiryStatus.ACTIVE)
+                )
+            )
+        ).all()
+        unanswered = [r for r in rows if r.first_responded_at is None]
+        load: dict[str, int] = {}
+        for r in rows:
+            if r.assignee_id is not None:
+                load[str(r.assignee_id)] = load.get(str(r.assignee_id), 0) + 1
+        result.append(
+            {
+                "queue": queue.slug,
+                "name": queue.name,
+                "depth": len(rows),
+                "unassigned": sum(1 for r in rows if r.assignee_id is None),
+                "oldest_waiting": min((r.created_at for r in unanswered), default=None),
+                "first_response_breached": sum(1 for r in unanswered if breached(r, now)),
+                "at_risk": sum(1 for r in unanswered if at_risk(r, now)),
+                "load": load,
+            }
+        )
+    return result

@@ -37,6 +37,12 @@ class Server:
     url: str
     home: Path
     admin_totp_secret: str
+    env: dict[str, str]
+
+
+def cli_token(server: Server, email: str, tenant: str) -> str:
+    """An API token made with the CLI, as an administrator would hand one out."""
+    return _cli(server.env, "token", "create", email, "--tenant", tenant).strip()
 
 
 def _free_port() -> int:
@@ -91,7 +97,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     else:
         process.kill()
         raise RuntimeError("the server did not start: " + (home / "server.log").read_text())
-    yield Server(url=url, home=home, admin_totp_secret=secret)
+    yield Server(url=url, home=home, admin_totp_secret=secret, env=env)
     process.terminate()
     process.wait(timeout=30)
     log.close()

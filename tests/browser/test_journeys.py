@@ -115,3 +115,40 @@ def test_language_switch_is_remembered_for_the_user(
     fresh.get_by_role("button", name="日本語").click()
     assert fresh.get_by_role("button", name="ログアウト").is_visible()
     fresh.context.close()
+
+
+def test_operator_takes_replies_to_and_resolves_an_inquiry(page: Any, server: Server) -> None:
+    import httpx
+
+    from tests.browser.conftest import cli_token
+
+    token = cli_token(server, "op.two@bpo.example.jp", "mitsubachi-honpo")
+    created = httpx.post(
+        f"{server.url}/api/v1/t/mitsubachi-honpo/inquiries",
+        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "browser-1"},
+        json={
+            "channel": "email",
+            "subject": "定期便のお届け日",
+            "priority": 1,
+            "body": "次回のお届けを月末に変更できますか。",
+            "email": "teiki@example.jp",
+        },
+    )
+    assert created.status_code == 201
+    receipt = created.json()["receipt_no"]
+    page.goto("/t/mitsubachi-honpo/contact")
+    assert page.get_by_role("heading", name="みつばち本舗株式会社 お問い合わせ").is_visible()
+    shot(page, "contact-form")
+    sign_in(page, "op.two@bpo.example.jp")
+    page.get_by_role("link", name="問い合わせ", exact=True).click()
+    assert page.get_by_text(receipt).is_visible()
+    page.get_by_role("button", name="次を取る").click()
+    assert receipt in page.get_by_role("heading", level=1).inner_text()
+    assert page.get_by_test_id("client-name").inner_text() == "みつばち本舗株式会社"
+    page.get_by_label("本文").fill("月末のお届けに変更いたしました。")
+    page.get_by_role("button", name="送信").click()
+    assert page.locator(".msg-reply .msg-body").inner_text() == "月末のお届けに変更いたしました。"
+    page.get_by_label("状態").select_option("resolved")
+    page.get_by_role("button", name="保存").click()
+    assert page.locator("p .tag").first.inner_text() == "解決"
+    shot(page, "inquiry")

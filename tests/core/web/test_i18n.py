@@ -24,6 +24,13 @@ def ui_messages() -> set[str]:
 
 
 def test_every_ui_text_has_a_japanese_translation() -> None:
+    from core.app import build_host
+    from core.plugins.routes import plugin_ui_dirs
+    from core.settings import load_settings
+    from core.web.ui.i18n import add_catalogue_dir
+
+    for folder in plugin_ui_dirs(build_host(load_settings()), "locale"):  # as create_app does
+        add_catalogue_dir(folder)
     messages = ui_messages()
     assert len(messages) > 150
     ja = translator("ja")
