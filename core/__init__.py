@@ -8,7 +8,7 @@ from core.audit.log import record as audit
 from core.crypto.keyfiles import load_or_create_key
 from core.db.base import JSONType, TenantScoped, TZDateTime, utcnow
 from core.db.engine import Database
-from core.jobs.queue import enqueue
+from core.jobs.queue import enqueue, enqueue_in
 from core.jobs.registry import JobContext, JobHandler
 from core.pii.access import PersonalData, PurposeRequired
 from core.pii.keyring import KeyRing
@@ -24,7 +24,7 @@ from core.plugins.api import (
 from core.plugins.host import PluginHost
 from core.plugins.markers import hookimpl, hookspec
 from core.tenancy.context import TenantContext, TenantContextMissing
-from core.tenancy.service import enabled_plugins, plugin_settings_by_tenant
+from core.tenancy.service import enabled_plugins, plugin_settings, plugin_settings_by_tenant
 from core.version import __version__
 from core.web.deps import after_commit
 from core.web.errors import ApiError
@@ -58,10 +58,12 @@ __all__ = [
     "audit",
     "enabled_plugins",
     "enqueue",
+    "enqueue_in",
     "hookimpl",
     "hookspec",
     "load_or_create_key",
     "page",
+    "plugin_settings",
     "plugin_settings_by_tenant",
     "utcnow",
 ]

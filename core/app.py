@@ -112,7 +112,7 @@ def create_app(
         worker_task = None
         worker = None
         if run_worker:
-            worker = Worker(db, host)
+            worker = Worker(db, host, keyring=core.keyring)
             worker_task = asyncio.create_task(worker.run())
         try:
             yield

@@ -102,7 +102,9 @@ def worker(ctx: click.Context, once: bool, poll: float) -> None:
     runtime = runtime_of(ctx)
 
     async def work(db: Database) -> int:
-        w = Worker(db, runtime.host, poll_interval=poll)
+        from core.pii.keyring import KeyRing
+
+        w = Worker(db, runtime.host, poll_interval=poll, keyring=KeyRing(runtime.settings))
         if once:
             count = 0
             while await w.run_once():

@@ -19,7 +19,7 @@ from core.db.engine import Database
 from core.jobs.models import Job, JobStatus
 from core.tenancy.context import TenantContext
 
-__all__ = ["CLAIM", "backoff", "claim_next", "enqueue", "finish", "retry_or_fail"]
+__all__ = ["CLAIM", "backoff", "claim_next", "enqueue", "enqueue_in", "finish", "retry_or_fail"]
 
 CLAIM = "job-claim"  # the cross-tenant reason Job declares
 LEASE = timedelta(minutes=10)
@@ -52,6 +52,25 @@ async def enqueue(
         await session.flush()
         assert job.id is not None
         return job.id
+
+
+async def enqueue_in(
+    session: Any,
+    kind: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    max_attempts: int = 5,
+) -> None:
+    """Queue a job in the caller's transaction (tenant-bound session): it exists exactly
+    when the work that asked for it was committed."""
+    from core.db.session import session_tenant_id
+
+    tenant_id = session_tenant_id(session.sync_session)
+    if tenant_id is None:
+        raise RuntimeError("enqueue_in needs a session bound to a tenant")
+    session.add(
+        Job(tenant_id=tenant_id, kind=kind, payload=payload or {}, max_attempts=max_attempts)
+    )
 
 
 async def claim_next(db: Database, worker: str, kinds: list[str]) -> Job | None:

@@ -18,7 +18,8 @@ class JobContext:
     tenant: TenantContext
     job_id: int
     attempt: int
-    db: Any  # core.db.engine.Database; typed loosely to keep plugins off the engine module
+    db: Any  # core.db.engine.Database
+    keyring: Any = None  # core.pii.keyring.KeyRing, for jobs that touch personal data
 
     def session(self) -> Any:
         """A session bound to the job's tenant (commits when the block ends)."""

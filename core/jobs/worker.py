@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import os
 import socket
+from typing import Any
 
 import structlog
 
@@ -27,9 +28,16 @@ log = structlog.get_logger("madoguchi.jobs")
 
 class Worker:
     def __init__(
-        self, db: Database, host: PluginHost, *, name: str | None = None, poll_interval: float = 1.0
+        self,
+        db: Database,
+        host: PluginHost,
+        *,
+        name: str | None = None,
+        poll_interval: float = 1.0,
+        keyring: Any = None,
     ) -> None:
         self.db = db
+        self.keyring = keyring
         self.handlers: dict[str, JobHandler] = {}
         for handler in host.collect("register_jobs"):
             if handler.kind in self.handlers:
@@ -57,7 +65,13 @@ class Worker:
         bound = log.bind(job_id=job.id, kind=job.kind, tenant=ctx.slug, attempt=job.attempts)
         try:
             await handler.run(
-                JobContext(tenant=ctx, job_id=job.id, attempt=job.attempts, db=self.db),
+                JobContext(
+                    tenant=ctx,
+                    job_id=job.id,
+                    attempt=job.attempts,
+                    db=self.db,
+                    keyring=self.keyring,
+                ),
                 dict(job.payload),
             )
         except Exception as exc:  # a job's failure must not stop the worker

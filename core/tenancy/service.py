@@ -31,6 +31,7 @@ __all__ = [
     "enabled_plugins",
     "get_tenant",
     "list_tenants",
+    "plugin_settings",
     "plugin_settings_by_tenant",
     "read_tenant",
     "tenant_plugins",
@@ -268,3 +269,12 @@ async def plugin_settings_by_tenant(
         if row is not None and row.enabled:
             found.append((ctx, manifest.validate_settings(row.settings)))
     return found
+
+
+async def plugin_settings(session: AsyncSession, manifest: Any) -> dict[str, Any]:
+    """The current tenant's validated settings of one plugin (defaults if never set)."""
+    row = (
+        await session.exec(select(TenantPlugin).where(TenantPlugin.plugin_id == manifest.id))
+    ).first()
+    validated: dict[str, Any] = manifest.validate_settings(row.settings if row else {})
+    return validated

@@ -19,6 +19,11 @@ MANIFEST = PluginManifest(
         ),
         "first_response_minutes": Setting("int", default=60, description="SLA: first response"),
         "resolution_hours": Setting("int", default=72, description="SLA: resolution"),
+        "reply_from": Setting(
+            "str",
+            default="noreply@madoguchi.invalid",
+            description="sender address of replies and receipts",
+        ),
         "identity_verification": Setting(
             "bool", default=False, description="offer the secure personal-data link"
         ),

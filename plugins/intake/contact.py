@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import PersonalData, TenantContext, after_commit, load_or_create_key, page
 from plugins.intake.normalize import InputError, clean_text, normalise_phone, normalise_postal
+from plugins.intake.outbox import RECEIPT, queue_mail
 from plugins.intake.services import NewInquiry, create_inquiry
 
 __all__ = ["MIN_SECONDS", "contact_form", "contact_submit", "form_token"]
@@ -162,6 +163,8 @@ async def contact_submit(
         relay,
     )
     uid = inquiry.uid
+    if email:
+        await queue_mail(session, RECEIPT, {"inquiry": uid})
     after_commit(request, lambda: relay.on_inquiry_created(ctx=ctx, inquiry_uid=uid, channel="web"))
     return await page(
         request,

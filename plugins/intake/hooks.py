@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from core import MenuItem, TenantContext, hookimpl
-from plugins.intake import cli, contact, pages, routes, services
+from core import JobHandler, MenuItem, TenantContext, hookimpl
+from plugins.intake import cli, contact, outbox, pages, routes, services
 
 
 @hookimpl
@@ -42,3 +42,11 @@ def on_plugin_enabled(ctx: TenantContext, plugin_id: str, settings: dict[str, An
 @hookimpl
 def register_cli_commands() -> list[Any]:
     return [cli.intake]
+
+
+@hookimpl
+def register_jobs() -> list[JobHandler]:
+    return [
+        JobHandler(kind=outbox.SEND_REPLY, run=outbox.send_reply, max_attempts=8),
+        JobHandler(kind=outbox.RECEIPT, run=outbox.send_receipt, max_attempts=8),
+    ]

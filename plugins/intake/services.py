@@ -309,6 +309,10 @@ async def add_message(
     inquiry.updated_at = utcnow()
     await session.flush()
     await audit(session, f"inquiry.{kind}", object_type="inquiry", object_id=inquiry.uid)
+    if kind == "reply" and inquiry.channel in ("email", "web"):
+        from plugins.intake.outbox import SEND_REPLY, queue_mail
+
+        await queue_mail(session, SEND_REPLY, {"message": message.uid})
     return message
 
 

@@ -156,3 +156,89 @@ async def test_unknown_addresses_and_broken_mail_are_refused(
         await asyncio.to_thread(broken)
     assert bad.value.smtp_code == 554
     assert await conversation(db, settings, ctx) == []
+
+
+class Sink:
+    """A real SMTP peer standing in for the company's relay: it keeps what it receives."""
+
+    def __init__(self) -> None:
+        self.received: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        from email import message_from_bytes, policy
+
+        self.received.append(message_from_bytes(envelope.original_content, policy=policy.default))
+        return "250 OK"
+
+
+async def test_replies_go_out_through_the_relay_and_answers_thread_back(
+    listener: Any,
+    db: Database,
+    settings: Settings,
+    host: PluginHost,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from core.jobs.worker import Worker
+    from tests.conftest import make_token
+
+    port, ctx, _ = listener
+    sink, relay_port = Sink(), _free_port()
+    relay = await asyncio.get_running_loop().create_server(
+        lambda: SMTP(sink), "127.0.0.1", relay_port
+    )
+    monkeypatch.setenv("MADOGUCHI_SMTP_RELAY", f"127.0.0.1:{relay_port}")
+    try:
+        question = MIMEText("ポイントの有効期限を教えてください。", "plain", "iso-2022-jp")
+        question["Subject"] = Header("ポイントについて", "iso-2022-jp")
+        question["From"] = "kana@example.jp"
+        question["Message-ID"] = "<ask-1@mail.example.jp>"
+        await send(port, question)
+        headers = await make_token(db, "op@bpo.example.jp", ("operator", "honey-mail"))
+        from litestar.testing import AsyncTestClient
+
+        from core.app import create_app
+
+        async with AsyncTestClient(app=create_app(settings, host=host)) as client:
+            [inquiry] = (await client.get("/api/v1/t/honey-mail/inquiries", headers=headers)).json()
+            sent = await client.post(
+                f"/api/v1/t/honey-mail/inquiries/{inquiry['uid']}/messages",
+                json={"kind": "reply", "body": "有効期限は1年です。"},
+                headers=headers,
+            )
+            assert sent.status_code == 201
+            await client.post(
+                f"/api/v1/t/honey-mail/inquiries/{inquiry['uid']}/messages",
+                json={"kind": "note", "body": "社内メモは送らない"},
+                headers=headers,
+            )
+        worker = Worker(db, host, keyring=KeyRing(settings))
+        assert await worker.run_once()
+        assert not await worker.run_once()  # the note queued nothing
+        [mail] = sink.received
+        assert mail["To"] == "kana@example.jp"
+        assert mail["Subject"] == "Re: ポイントについて"
+        assert mail["In-Reply-To"] == "<ask-1@mail.example.jp>"
+        assert (
+            "有効期限は1年です。" in mail.get_content()
+            and inquiry["receipt_no"] in mail.get_content()
+        )
+        answer = MIMEText("ありがとうございました。", "plain", "utf-8")
+        answer["Subject"] = "Re: Re: ポイントについて"
+        answer["From"] = "kana@example.jp"
+        answer["In-Reply-To"] = mail["Message-ID"]
+        await send(port, answer)
+        threads = await conversation(db, settings, ctx)
+        assert threads == [
+            (
+                "ポイントについて",
+                [
+                    "ポイントの有効期限を教えてください。",
+                    "有効期限は1年です。",
+                    "社内メモは送らない",
+                    "ありがとうございました。",
+                ],
+            )
+        ]
+    finally:
+        relay.close()
+        await relay.wait_closed()
