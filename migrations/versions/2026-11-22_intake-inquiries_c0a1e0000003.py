@@ -1,4 +1,4 @@
-"""intake: queues, inquiries, messages, attachments, calls, idempotency records
+"""intake: queues, inquiries, messages, attachments, calls, chats, verifications, idempotency
 
 Revision ID: c0a1e0000003
 Revises: c0a1e0000002
@@ -194,15 +194,79 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_intake_call_inquiry_id"), ["inquiry_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_intake_call_tenant_id"), ["tenant_id"], unique=False)
 
+    op.create_table(
+        "intake_chat",
+        sa.Column("tenant_id", sa.Integer(), nullable=False),
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("inquiry_id", sa.Integer(), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("expires_at", TZDateTime(), nullable=False),
+        sa.Column("closed_at", TZDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["inquiry_id"],
+            ["intake_inquiry.id"],
+            name=op.f("fk_intake_chat_inquiry_id_intake_inquiry"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenant.id"], name=op.f("fk_intake_chat_tenant_id_tenant")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_intake_chat")),
+    )
+    with op.batch_alter_table("intake_chat", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_intake_chat_inquiry_id"), ["inquiry_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_intake_chat_tenant_id"), ["tenant_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_intake_chat_token_hash"), ["token_hash"], unique=True)
+
+    op.create_table(
+        "intake_verification",
+        sa.Column("tenant_id", sa.Integer(), nullable=False),
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("inquiry_id", sa.Integer(), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("requested_by", sa.Integer(), nullable=False),
+        sa.Column("expires_at", TZDateTime(), nullable=False),
+        sa.Column("used_at", TZDateTime(), nullable=True),
+        sa.Column("result", sa.String(length=16), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["inquiry_id"],
+            ["intake_inquiry.id"],
+            name=op.f("fk_intake_verification_inquiry_id_intake_inquiry"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenant.id"], name=op.f("fk_intake_verification_tenant_id_tenant")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_intake_verification")),
+    )
+    with op.batch_alter_table("intake_verification", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_intake_verification_inquiry_id"), ["inquiry_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_intake_verification_tenant_id"), ["tenant_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_intake_verification_token_hash"), ["token_hash"], unique=True
+        )
+
     enable_tenant_rls("intake_queue")
     enable_tenant_rls("intake_inquiry")
     enable_tenant_rls("intake_message")
     enable_tenant_rls("intake_idempotency")
     enable_tenant_rls("intake_attachment")
     enable_tenant_rls("intake_call")
+    enable_tenant_rls("intake_chat")
+    enable_tenant_rls("intake_verification")
 
 
 def downgrade() -> None:
+    disable_tenant_rls("intake_verification")
+    disable_tenant_rls("intake_chat")
+    for table in ("intake_verification", "intake_chat"):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.drop_index(batch_op.f(f"ix_{table}_token_hash"))
+            batch_op.drop_index(batch_op.f(f"ix_{table}_tenant_id"))
+            batch_op.drop_index(batch_op.f(f"ix_{table}_inquiry_id"))
+        op.drop_table(table)
     disable_tenant_rls("intake_call")
     with op.batch_alter_table("intake_call", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_intake_call_tenant_id"))

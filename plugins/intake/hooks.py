@@ -5,17 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 from core import JobHandler, MenuItem, TenantContext, hookimpl
-from plugins.intake import cli, contact, outbox, pages, routes, services
+from plugins.intake import chat, cli, contact, outbox, pages, routes, services
 
 
 @hookimpl
 def register_routes() -> list[Any]:
-    return [routes.IntakeChannelsController, routes.InquiryController, routes.CallController]
+    return [
+        routes.IntakeChannelsController,
+        routes.InquiryController,
+        routes.CallController,
+        chat.ChatController,
+        chat.VerificationController,
+    ]
 
 
 @hookimpl
 def register_pages() -> list[Any]:
-    return [contact.contact_form, contact.contact_submit, *pages.INTAKE_PAGES]
+    return [contact.contact_form, contact.contact_submit, *pages.INTAKE_PAGES, *chat.CHAT_PAGES]
 
 
 @hookimpl

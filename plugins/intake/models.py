@@ -17,11 +17,13 @@ from core import JSONType, TenantScoped, TZDateTime, utcnow
 __all__ = [
     "Attachment",
     "CallRecord",
+    "ChatSession",
     "IdempotencyRecord",
     "Inquiry",
     "InquiryMessage",
     "InquiryStatus",
     "Queue",
+    "Verification",
 ]
 
 
@@ -133,3 +135,30 @@ class CallRecord(TenantScoped, table=True):
     ended_at: datetime | None = Field(default=None, sa_type=TZDateTime)
     outcome: str = Field(default="", max_length=32)
     operator_email: str = Field(default="", max_length=254)
+
+
+class ChatSession(TenantScoped, table=True):
+    """A customer's side of a chat: one token, one inquiry, nothing else reachable with it."""
+
+    __tablename__ = "intake_chat"
+
+    id: int | None = Field(default=None, primary_key=True)
+    inquiry_id: int = Field(foreign_key="intake_inquiry.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    expires_at: datetime = Field(sa_type=TZDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=TZDateTime)
+
+
+class Verification(TenantScoped, table=True):
+    """A one-time link for identity verification (本人確認): the customer enters their data
+    on a secure form; the operator sees only the result and masked values."""
+
+    __tablename__ = "intake_verification"
+
+    id: int | None = Field(default=None, primary_key=True)
+    inquiry_id: int = Field(foreign_key="intake_inquiry.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    requested_by: int
+    expires_at: datetime = Field(sa_type=TZDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=TZDateTime)
+    result: str = Field(default="pending", max_length=16)  # pending, verified, mismatch, recorded

@@ -24,6 +24,10 @@ PUBLIC = {
     "/static/{file_path:path}",
     "/t/{tenant:str}/theme.css",
     "/t/{tenant:str}/contact",
+    # a customer's side: the chat token or the one-time link is the credential
+    "/api/v1/t/{tenant:str}/chat/conversations",
+    "/api/v1/t/{tenant:str}/chat/messages",
+    "/t/{tenant:str}/verify/{token:str}",
 }
 # Routes open to any signed-in caller (inside a tenant: any member of that tenant).
 ANY_USER = {
