@@ -1,0 +1,144 @@
+"""Inquiry intake under load: prints one JSON line per run.
+
+    .venv/bin/python bench/intake.py [--seconds 15] [--connections 32 128] [--database-url URL]
+                                     [--workers 2] [--take-next-rows 100000]
+
+Starts the real server (uvicorn, ``--workers`` processes) on a fresh MADOGUCHI_HOME with one
+tenant, an operator token and full security on (authorisation, encryption, audit,
+idempotency), then drives it with ``wrk`` (Debian's package) for a bounded time:
+
+* ``POST /api/v1/t/bench/inquiries``, each request with its own Idempotency-Key and customer;
+* ``GET /healthz`` of the same server, as the hello-world baseline of this run;
+* take-next latency with ``--take-next-rows`` inquiries across 50 tenants in the database.
+
+Targets (from the issue): 1,000 inquiries/s on SQLite and PostgreSQL, at least 15% of the
+hello-world figure, p99 under 150 ms at 32 connections; take-next p99 under 20 ms at
+1,000,000 inquiries. django-helpdesk is not measured here yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+LUA = """
+counter = 0
+request = function()
+  counter = counter + 1
+  local id = string.format("%d-%d-%d", math.random(1, 1000000000), os.time(), counter)
+  local body = string.format('{"channel":"web","body":"負荷試験の問い合わせ %s","email":"b%s@example.jp"}', id, id)
+  return wrk.format("POST", "/api/v1/t/bench/inquiries", {
+    ["Authorization"] = "Bearer TOKEN",
+    ["Content-Type"] = "application/json",
+    ["Idempotency-Key"] = "bench-" .. id,
+  }, body)
+end
+done = function(summary, latency, requests)
+  io.write(string.format("JSON{\\"requests\\":%d,\\"errors\\":%d,\\"non2xx\\":%d,\\"seconds\\":%.3f,\\"p50_ms\\":%.2f,\\"p99_ms\\":%.2f}\\n",
+    summary.requests, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.errors.status, summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(99) / 1000))
+end
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _cli(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
+    done = subprocess.run([sys.executable, "-m", "core.cli.main", *args], env=env, input=stdin,
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    if done.returncode != 0:
+        raise SystemExit(done.stdout + done.stderr)
+    return done.stdout
+
+
+def _wrk(url: str, script: Path, connections: int, seconds: int) -> dict[str, float]:
+    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
+                          "-s", str(script), url], capture_output=True, text=True, timeout=seconds + 60)
+    match = re.search(r"JSON(\{.*\})", out.stdout)
+    if match is None:
+        raise SystemExit(out.stdout + out.stderr)
+    return json.loads(match.group(1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--connections", type=int, nargs="+", default=[32, 128])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--database-url", help="PostgreSQL URL of an empty database (owner)")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed: apt-get install wrk")
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MADOGUCHI_")}
+        env.update(MADOGUCHI_HOME=str(home), MADOGUCHI_LOG_FORMAT="json")
+        if args.database_url:
+            env.update(MADOGUCHI_DATABASE_URL=args.database_url)
+            _cli(env, "db", "upgrade")
+        (home / "bench.toml").write_text('display_name = "ベンチ商事"\n[plugins.intake]\nenabled = true\n'
+                                         "[security]\nread_hard_limit = 0\nreveal_hard_limit = 0\n",
+                                         encoding="utf-8")
+        _cli(env, "tenant", "apply", str(home / "bench.toml"))
+        _cli(env, "user", "create", "bench@bpo.example.jp", "--no-password")
+        _cli(env, "user", "grant", "bench@bpo.example.jp", "operator", "--tenant", "bench")
+        token = _cli(env, "token", "create", "bench@bpo.example.jp").strip()
+        script = home / "post.lua"
+        script.write_text(LUA.replace("TOKEN", token), encoding="utf-8")
+        port = _free_port()
+        log = (home / "server.log").open("w")
+        server = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", "core.app:create_app", "--port", str(port),
+             "--workers", str(args.workers), "--no-access-log", "--log-level", "warning"],
+            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            for _ in range(300):
+                try:
+                    if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            engine = "postgresql" if args.database_url else "sqlite"
+            hello = home / "hello.lua"
+            hello.write_text('done = ' + LUA.split("done = ", 1)[1], encoding="utf-8")
+            for connections in args.connections:
+                base = _wrk(f"{url}/healthz", hello, connections, max(5, args.seconds // 2))
+                run = _wrk(url, script, connections, args.seconds)
+                ok = run["requests"] - run["non2xx"]
+                per_s = ok / run["seconds"]
+                hello_s = base["requests"] / base["seconds"]
+                print(json.dumps({
+                    "bench": "intake", "engine": engine, "connections": connections,
+                    "workers": args.workers, "inquiries_per_s": round(per_s, 1),
+                    "p50_ms": run["p50_ms"], "p99_ms": run["p99_ms"],
+                    "errors": run["errors"], "non_2xx": run["non2xx"],
+                    "hello_world_per_s": round(hello_s, 1),
+                    "ratio_to_hello_world": round(per_s / hello_s, 3),
+                    "targets": {"inquiries_per_s": 1000, "ratio": 0.15, "p99_ms_at_32": 150},
+                }, ensure_ascii=False), flush=True)
+        finally:
+            server.send_signal(signal.SIGINT)
+            server.wait(timeout=30)
+            log.close()
+
+
+if __name__ == "__main__":
+    main()
