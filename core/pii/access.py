@@ -143,6 +143,13 @@ class PersonalData:
 
     # -- reading ---------------------------------------------------------------------------
 
+    async def field(self, customer: Customer, name: str) -> str | None:
+        """One field in plaintext, for a caller that audits its own use of it (sending a
+        reply by e-mail, checking an identity). Prefer :meth:`view` and :meth:`reveal`."""
+        if name not in FIELDS:
+            raise UnknownField(name)
+        return await self._open(customer, name)
+
     async def _open(self, customer: Customer, name: str) -> str | None:
         sealed = getattr(customer, name)
         if sealed is None:

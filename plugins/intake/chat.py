@@ -309,7 +309,7 @@ async def verify_submit(
     customer = await session.get(Customer, inquiry.customer_id) if inquiry.customer_id else None
     on_file = {}
     if customer is not None:
-        on_file = {k: await pd._open(customer, k) for k in values}
+        on_file = {k: await pd.field(customer, k) for k in values}
     known = {k: v for k, v in on_file.items() if v}
     if not known:
         result = "recorded"

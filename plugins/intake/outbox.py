@@ -57,7 +57,7 @@ async def _recipient(session: AsyncSession, pd: PersonalData, inquiry: Inquiry) 
     if inquiry.customer_id is None:
         return None
     customer = await session.get(Customer, inquiry.customer_id)
-    return None if customer is None else await pd._open(customer, "email")
+    return None if customer is None else await pd.field(customer, "email")
 
 
 def _mail(
