@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,9 +18,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import PersonalData, TenantContext, audit, utcnow
-from plugins.intake.models import CallRecord, Inquiry, InquiryMessage, InquiryStatus
+from plugins.intake.models import CallRecord, Inquiry, InquiryStatus
 from plugins.intake.normalize import InputError, normalise_phone
-from plugins.intake.services import NewInquiry, create_inquiry
+from plugins.intake.services import NewInquiry, add_inbound, create_inquiry
 
 __all__ = ["CSV_COLUMNS", "CallIn", "LoggedCall", "log_call", "parse_csv"]
 
@@ -113,16 +112,7 @@ async def log_call(
             relay,
         )
     else:
-        message = InquiryMessage(
-            tenant_id=ctx.id,
-            uid=str(uuid.uuid4()),
-            inquiry_id=inquiry.id,  # type: ignore[arg-type]
-            kind="inbound",
-            channel="phone",
-        )
-        message.body = await pd.seal_text("intake_message", "body", message.uid, memo)
-        session.add(message)
-        inquiry.updated_at = utcnow()
+        await add_inbound(session, pd, ctx, inquiry, "phone", memo)
     session.add(
         CallRecord(
             tenant_id=ctx.id,

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import secrets
 import unicodedata
-import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -37,7 +36,7 @@ from core import (
     utcnow,
 )
 from plugins.intake.models import ChatSession, Inquiry, InquiryMessage, Verification
-from plugins.intake.services import NewInquiry, create_inquiry
+from plugins.intake.services import NewInquiry, add_inbound, create_inquiry
 
 __all__ = ["CHAT_PAGES", "ChatController", "VerificationController"]
 
@@ -134,16 +133,7 @@ class ChatController(Controller):
         _, inquiry = await _chat(session, request)
         core = request.app.state.core
         pd = PersonalData(core.db, session, core.keyring, ctx)
-        message = InquiryMessage(
-            tenant_id=ctx.id,
-            uid=str(uuid.uuid4()),
-            inquiry_id=inquiry.id,  # type: ignore[arg-type]
-            kind="inbound",
-            channel="chat",
-        )
-        message.body = await pd.seal_text("intake_message", "body", message.uid, data.body)
-        session.add(message)
-        inquiry.updated_at = utcnow()
+        message = await add_inbound(session, pd, ctx, inquiry, "chat", data.body)
         relay, uid = core.host.relay(ctx, request.state.tenant.enabled), inquiry.uid
         after_commit(
             request, lambda: relay.on_inquiry_updated(ctx=ctx, inquiry_uid=uid, changes=["inbound"])

@@ -25,6 +25,7 @@ __all__ = [
     "KNOWN_CHANNELS",
     "ChangeError",
     "NewInquiry",
+    "add_inbound",
     "add_message",
     "channel_summary",
     "check_channels",
@@ -357,3 +358,34 @@ async def queue_stats(session: AsyncSession) -> list[dict[str, Any]]:
             }
         )
     return result
+
+
+async def add_inbound(
+    session: AsyncSession,
+    pd: PersonalData,
+    ctx: TenantContext,
+    inquiry: Inquiry,
+    channel: str,
+    body: str | None,
+    message_id: str | None = None,
+) -> InquiryMessage:
+    """The customer wrote again (a mail reply, a chat line, another call): the message joins
+    the inquiry, which reopens if it was waiting or resolved; audited."""
+    message = InquiryMessage(
+        tenant_id=ctx.id,
+        uid=str(uuid.uuid4()),
+        inquiry_id=inquiry.id,  # type: ignore[arg-type]
+        kind="inbound",
+        channel=channel,
+        message_id=message_id,
+    )
+    message.body = await pd.seal_text("intake_message", "body", message.uid, body)
+    session.add(message)
+    if inquiry.status in (InquiryStatus.WAITING, InquiryStatus.RESOLVED):
+        inquiry.status = InquiryStatus.OPEN
+    inquiry.updated_at = utcnow()
+    await session.flush()
+    await audit(
+        session, "inquiry.inbound", object_type="inquiry", object_id=inquiry.uid, fields=[channel]
+    )
+    return message

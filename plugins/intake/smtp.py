@@ -24,14 +24,12 @@ from core import (
     PluginHost,
     TenantContext,
     acting_as,
-    audit,
     enabled_plugins,
     plugin_settings_by_tenant,
-    utcnow,
 )
 from plugins.intake.mail import MailError, ParsedMail, parse_mail
-from plugins.intake.models import Attachment, Inquiry, InquiryMessage, InquiryStatus
-from plugins.intake.services import NewInquiry, create_inquiry
+from plugins.intake.models import Attachment, Inquiry, InquiryMessage
+from plugins.intake.services import NewInquiry, add_inbound, create_inquiry
 
 __all__ = ["IntakeSMTPHandler"]
 
@@ -110,26 +108,8 @@ class IntakeSMTPHandler:
                     )
                 ).one()
             else:
-                message = InquiryMessage(
-                    tenant_id=ctx.id,
-                    uid=str(uuid.uuid4()),
-                    inquiry_id=inquiry.id,  # type: ignore[arg-type]
-                    kind="inbound",
-                    channel="email",
-                    message_id=mail.message_id,
-                )
-                message.body = await pd.seal_text("intake_message", "body", message.uid, mail.body)
-                session.add(message)
-                if inquiry.status in (InquiryStatus.WAITING, InquiryStatus.RESOLVED):
-                    inquiry.status = InquiryStatus.OPEN
-                inquiry.updated_at = utcnow()
-                await session.flush()
-                await audit(
-                    session,
-                    "inquiry.inbound",
-                    object_type="inquiry",
-                    object_id=inquiry.uid,
-                    fields=["email"],
+                message = await add_inbound(
+                    session, pd, ctx, inquiry, "email", mail.body, mail.message_id
                 )
             for item in mail.attachments:
                 attachment = Attachment(

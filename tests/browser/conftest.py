@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from tests.support import free_port, run_cli
 
 PASSWORD = "ブラウザ試験用の長い合言葉42"
 CHROMIUM = os.environ.get("MADOGUCHI_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -42,26 +43,7 @@ class Server:
 
 def cli_token(server: Server, email: str, tenant: str) -> str:
     """An API token made with the CLI, as an administrator would hand one out."""
-    return _cli(server.env, "token", "create", email, "--tenant", tenant).strip()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _cli(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "core.cli.main", *args],
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
+    return run_cli(server.env, "token", "create", email, "--tenant", tenant).strip()
 
 
 @pytest.fixture(scope="module")
@@ -69,16 +51,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     home = tmp_path_factory.mktemp("browser-home")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MADOGUCHI_")}
     env.update(MADOGUCHI_HOME=str(home), MADOGUCHI_LOG_FORMAT="json")
-    _cli(env, "demo")
-    _cli(env, "user", "password", ADMIN, stdin=PASSWORD + "\n")
-    secret = _cli(env, "user", "totp", ADMIN).splitlines()[0].split()[-1]
+    run_cli(env, "demo")
+    run_cli(env, "user", "password", ADMIN, stdin=PASSWORD + "\n")
+    secret = run_cli(env, "user", "totp", ADMIN).splitlines()[0].split()[-1]
     for email in DEMO_STAFF:
-        _cli(env, "user", "password", email, stdin=PASSWORD + "\n")
+        run_cli(env, "user", "password", email, stdin=PASSWORD + "\n")
     for email, grants in STAFF.items():
-        _cli(env, "user", "create", email, stdin=PASSWORD + "\n")
+        run_cli(env, "user", "create", email, stdin=PASSWORD + "\n")
         for role, slug in grants:
-            _cli(env, "user", "grant", email, role, "--tenant", slug)
-    port = _free_port()
+            run_cli(env, "user", "grant", email, role, "--tenant", slug)
+    port = free_port()
     log = (home / "server.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "core.cli.main", "serve", "--port", str(port)],

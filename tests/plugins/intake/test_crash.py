@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -18,27 +17,9 @@ import httpx
 import sqlalchemy as sa
 
 from core.db.migrate import sync_url
+from tests.support import free_port, run_cli
 
 TOTAL, KILL_AT = 60, (12, 29, 44)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _cli(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "core.cli.main", *args],
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
 
 
 def _start(env: dict[str, str], port: int, log: Any) -> subprocess.Popen[bytes]:
@@ -66,11 +47,11 @@ def test_sigkill_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     manifest.write_text(
         'display_name = "クラッシュ試験"\n[plugins.intake]\nenabled = true\n', encoding="utf-8"
     )
-    _cli(env, "tenant", "apply", str(manifest))
-    _cli(env, "user", "create", "op@bpo.example.jp", "--no-password")
-    _cli(env, "user", "grant", "op@bpo.example.jp", "operator", "--tenant", "crash-co")
-    token = _cli(env, "token", "create", "op@bpo.example.jp").strip()
-    port = _free_port()
+    run_cli(env, "tenant", "apply", str(manifest))
+    run_cli(env, "user", "create", "op@bpo.example.jp", "--no-password")
+    run_cli(env, "user", "grant", "op@bpo.example.jp", "operator", "--tenant", "crash-co")
+    token = run_cli(env, "token", "create", "op@bpo.example.jp").strip()
+    port = free_port()
     log = (tmp_path / "server.log").open("ab")
     server = _start(env, port, log)
     url = f"http://127.0.0.1:{port}/api/v1/t/crash-co/inquiries"

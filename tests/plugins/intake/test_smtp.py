@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
-import socket
 from email.header import Header
 from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
@@ -24,14 +23,9 @@ from core.settings import Settings
 from plugins.intake.models import Attachment, Inquiry, InquiryMessage
 from plugins.intake.smtp import IntakeSMTPHandler
 from tests.conftest import make_tenant
+from tests.support import free_port
 
 INBOX = "support@honey.example.jp"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -44,7 +38,7 @@ async def listener(settings: Settings, db: Database, host: PluginHost) -> Any:
     )
     await make_tenant(db, host, "no-mail", {"intake": {"settings": {"channels": ["web"]}}})
     handler = IntakeSMTPHandler(settings.database_url, host, KeyRing(settings))
-    port = _free_port()
+    port = free_port()
     server = await asyncio.get_running_loop().create_server(
         lambda: SMTP(handler, data_size_limit=2_000_000, enable_SMTPUTF8=True), "127.0.0.1", port
     )
@@ -182,7 +176,7 @@ async def test_replies_go_out_through_the_relay_and_answers_thread_back(
     from tests.conftest import make_token
 
     port, ctx, _ = listener
-    sink, relay_port = Sink(), _free_port()
+    sink, relay_port = Sink(), free_port()
     relay = await asyncio.get_running_loop().create_server(
         lambda: SMTP(sink), "127.0.0.1", relay_port
     )
