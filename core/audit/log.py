@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -62,6 +64,19 @@ def tenant_chain(tenant_id: int) -> str:
     return f"t:{tenant_id}"
 
 
+async def _insert_head(
+    session: AsyncSession, model: Any, key: dict[str, int], conflict: list[str]
+) -> None:
+    """Create a chain's head unless a concurrent transaction did (it waits, then yields)."""
+    dialect = session.sync_session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    await session.exec(
+        insert(model)
+        .values(**key, seq=0, hash=GENESIS)
+        .on_conflict_do_nothing(index_elements=conflict)
+    )
+
+
 async def _advance_tenant_head(session: AsyncSession, tenant_id: int) -> tuple[int, str]:
     bump = (
         sa.update(AuditHead)
@@ -70,9 +85,8 @@ async def _advance_tenant_head(session: AsyncSession, tenant_id: int) -> tuple[i
         .returning(col(AuditHead.seq), col(AuditHead.hash))
     )
     row = (await session.exec(bump)).first()
-    if row is None:
-        session.add(AuditHead(tenant_id=tenant_id, seq=0, hash=GENESIS))
-        await session.flush()
+    if row is None:  # the tenant's first event; another request may be creating it too
+        await _insert_head(session, AuditHead, {"tenant_id": tenant_id}, ["tenant_id"])
         row = (await session.exec(bump)).first()
         assert row is not None
     return int(row[0]), str(row[1])
@@ -87,8 +101,7 @@ async def _advance_platform_head(session: AsyncSession) -> tuple[int, str]:
     )
     row = (await session.exec(bump)).first()
     if row is None:
-        session.add(PlatformAuditHead(id=1, seq=0, hash=GENESIS))
-        await session.flush()
+        await _insert_head(session, PlatformAuditHead, {"id": 1}, ["id"])
         row = (await session.exec(bump)).first()
         assert row is not None
     return int(row[0]), str(row[1])

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -33,7 +35,8 @@ class KeyRing:
     def __init__(self, settings: Settings) -> None:
         self.folder = settings.var_dir / "keys"
         self._masters: dict[str, bytes] = {}
-        self._data_keys: dict[tuple[int, int], bytes] = {}
+        # (tenant, version) -> (wrapped as stored, data key)
+        self._data_keys: dict[tuple[int, int], tuple[str, bytes]] = {}
         self._load_masters()
 
     # -- master keys ---------------------------------------------------------------------
@@ -117,62 +120,75 @@ class KeyRing:
             raise SealError("the master key that wrapped this data key is missing")
         return unwrap_key(master, row.wrapped, row.tenant_id, row.version)
 
-    async def active_key(self, session: AsyncSession, tenant_id: int) -> tuple[int, bytes]:
-        """The tenant's current (version, data key); created on first use."""
-        row = (
+    def _key_of(self, row: TenantKey) -> bytes:
+        """The data key a stored row holds. The cache is keyed by the wrapped value itself, so
+        a key this process generated but did not get stored can never be used."""
+        if row.wrapped is None:
+            self._data_keys.pop((row.tenant_id, row.version), None)
+            raise KeyShredded(f"data key {row.version} of tenant {row.tenant_id} was destroyed")
+        cached = self._data_keys.get((row.tenant_id, row.version))
+        if cached is not None and cached[0] == row.wrapped:
+            return cached[1]
+        key = self._unwrap(row)
+        self._data_keys[(row.tenant_id, row.version)] = (row.wrapped, key)
+        return key
+
+    async def _active_row(self, session: AsyncSession) -> TenantKey | None:
+        return (
             await session.exec(
                 select(TenantKey)
                 .where(col(TenantKey.active))
                 .order_by(col(TenantKey.version).desc())
             )
         ).first()
+
+    async def active_key(self, session: AsyncSession, tenant_id: int) -> tuple[int, bytes]:
+        """The tenant's current (version, data key); created on first use."""
+        row = await self._active_row(session)
         if row is None:
-            return await self._create(session, tenant_id, 1)
+            await self._insert_key(session, tenant_id, 1)
+            row = await self._active_row(session)
+            assert row is not None
         if row.wrapped is None:
             raise KeyShredded(f"tenant {tenant_id} has been offboarded")
-        cached = self._data_keys.get((tenant_id, row.version))
-        if cached is None:
-            cached = self._unwrap(row)
-            self._data_keys[(tenant_id, row.version)] = cached
-        return row.version, cached
+        return row.version, self._key_of(row)
 
     async def key_version(self, session: AsyncSession, tenant_id: int, version: int) -> bytes:
-        # the row is read every time: another node may have shredded the key meanwhile
+        # the row is read every time: another node may have shredded or rotated it meanwhile
         row = (await session.exec(select(TenantKey).where(TenantKey.version == version))).first()
         if row is None:
             raise SealError(f"tenant {tenant_id} has no data key version {version}")
-        if row.wrapped is None:
-            self._data_keys.pop((tenant_id, version), None)
-            raise KeyShredded(f"data key {version} of tenant {tenant_id} was destroyed")
-        cached = self._data_keys.get((tenant_id, version))
-        if cached is not None:
-            return cached
-        key = self._unwrap(row)
-        self._data_keys[(tenant_id, version)] = key
-        return key
+        return self._key_of(row)
 
-    async def _create(
-        self, session: AsyncSession, tenant_id: int, version: int
-    ) -> tuple[int, bytes]:
-        key = new_data_key()
-        session.add(
-            TenantKey(
+    async def _insert_key(self, session: AsyncSession, tenant_id: int, version: int) -> None:
+        """Store a new data key unless another request or node stored this version first
+        (INSERT ... ON CONFLICT DO NOTHING: the loser waits for the winner and keeps its key)."""
+        wrapped = wrap_key(self._masters[self.current], new_data_key(), tenant_id, version)
+        dialect = session.sync_session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = (
+            insert(TenantKey)
+            .values(
                 tenant_id=tenant_id,
                 version=version,
                 active=True,
-                wrapped=wrap_key(self._masters[self.current], key, tenant_id, version),
+                wrapped=wrapped,
+                created_at=utcnow(),
             )
+            .on_conflict_do_nothing(index_elements=["tenant_id", "version"])
         )
-        await session.flush()
-        self._data_keys[(tenant_id, version)] = key
-        return version, key
+        await session.exec(statement)
 
     async def new_version(self, session: AsyncSession, tenant_id: int) -> tuple[int, bytes]:
         """Start a new data key version; the previous ones stay readable until destroyed."""
         rows = (await session.exec(select(TenantKey))).all()
         for row in rows:
             row.active = False
-        return await self._create(session, tenant_id, max((r.version for r in rows), default=0) + 1)
+        version = max((r.version for r in rows), default=0) + 1
+        await session.flush()
+        await self._insert_key(session, tenant_id, version)
+        stored = (await session.exec(select(TenantKey).where(TenantKey.version == version))).one()
+        return version, self._key_of(stored)
 
     async def rewrap(self, session: AsyncSession, tenant_id: int) -> int:
         """Re-wrap every live data key of the tenant under the current master key."""

@@ -15,6 +15,8 @@ from typing import Any
 
 import sqlalchemy as sa
 import structlog
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -66,13 +68,25 @@ def check_channels(ctx: TenantContext, settings: dict[str, Any]) -> None:
 
 
 async def ensure_default_queue(session: AsyncSession, ctx: TenantContext) -> Queue:
+    """The tenant's first queue, created once even when first inquiries arrive together."""
     existing = (await session.exec(select(Queue).order_by(col(Queue.position)))).first()
     if existing is not None:
         return existing
-    queue = Queue(tenant_id=ctx.id, slug="general", name="一般窓口", position=1000)
-    session.add(queue)
-    await session.flush()
-    return queue
+    dialect = session.sync_session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    await session.exec(
+        insert(Queue)
+        .values(  # type: ignore[call-overload]
+            tenant_id=ctx.id,
+            slug="general",
+            name="一般窓口",
+            position=1000,
+            channels=[],
+            keywords=[],
+        )
+        .on_conflict_do_nothing(index_elements=["tenant_id", "slug"])
+    )
+    return (await session.exec(select(Queue).where(Queue.slug == "general"))).one()
 
 
 def new_receipt_no() -> str:

@@ -225,3 +225,35 @@ async def test_master_key_rotation_rewraps_and_removes_the_old_key(
     assert oct((settings.var_dir / "keys").stat().st_mode)[-3:] == "700"
     for path in (settings.var_dir / "keys").glob("master-*.key"):
         assert oct(path.stat().st_mode)[-3:] == "600"
+
+
+async def test_two_processes_creating_the_first_key_agree_on_it(
+    db: Database, settings: Settings, host: Any
+) -> None:
+    """Two app processes (two key rings) seal a new tenant's first data at the same moment:
+    only one data key may exist, and both must use it."""
+    import asyncio
+
+    from tests.conftest import make_tenant
+
+    ctx = await make_tenant(db, host, "race-co", {})
+    rings = [KeyRing(settings), KeyRing(settings)]
+
+    async def seal(ring: KeyRing, name: str) -> str:
+        with acting_as(Actor(via="test")):
+            async with db.session(ctx) as session:
+                customer = await PersonalData(db, session, ring, ctx).create_customer(
+                    {"name": name}
+                )
+                return customer.uid
+
+    uids = await asyncio.gather(seal(rings[0], "甲野 一"), seal(rings[1], "乙野 二"))
+    for ring in rings:  # each process reads both records
+        async with db.session(ctx) as session:
+            pd = PersonalData(db, session, ring, ctx)
+            names = [await pd.field(await pd.by_uid(uid), "name") for uid in uids]  # type: ignore[arg-type]
+        assert names == ["甲野 一", "乙野 二"]
+    from core.pii.models import TenantKey
+
+    async with db.session(ctx) as session:
+        assert len((await session.exec(select(TenantKey))).all()) == 1
