@@ -35,10 +35,17 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 LUA = """
+-- each wrk thread gets its own id: their random generators start alike, and equal
+-- Idempotency-Keys would (rightly) be answered with 409 or a replay
+local threads = 0
+setup = function(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
 counter = 0
 request = function()
   counter = counter + 1
-  local id = string.format("%d-%d-%d", math.random(1, 1000000000), os.time(), counter)
+  local id = string.format("%d-%d-%d", tid, os.time(), counter)
   local body = string.format('{"channel":"web","body":"負荷試験の問い合わせ %s","email":"b%s@example.jp"}', id, id)
   return wrk.format("POST", "/api/v1/t/bench/inquiries", {
     ["Authorization"] = "Bearer TOKEN",
