@@ -104,6 +104,13 @@ def upgrade() -> None:
             ["tenant_id", "queue_id", "status", "priority", "created_at"],
             unique=False,
         )
+        batch_op.create_index(
+            "ix_intake_inquiry_next",
+            ["tenant_id", "priority", "first_response_due", "id"],
+            unique=False,
+            postgresql_where=sa.text("assignee_id IS NULL"),
+            sqlite_where=sa.text("assignee_id IS NULL"),
+        )
 
     op.create_table(
         "intake_message",
@@ -290,6 +297,7 @@ def downgrade() -> None:
 
     op.drop_table("intake_message")
     with op.batch_alter_table("intake_inquiry", schema=None) as batch_op:
+        batch_op.drop_index("ix_intake_inquiry_next")
         batch_op.drop_index("ix_intake_inquiry_work")
         batch_op.drop_index(batch_op.f("ix_intake_inquiry_uid"))
         batch_op.drop_index(batch_op.f("ix_intake_inquiry_tenant_id"))

@@ -56,6 +56,16 @@ class Inquiry(TenantScoped, table=True):
         sa.Index(
             "ix_intake_inquiry_work", "tenant_id", "queue_id", "status", "priority", "created_at"
         ),
+        # take-next: the unassigned ones of a tenant, already in the order they are taken
+        sa.Index(
+            "ix_intake_inquiry_next",
+            "tenant_id",
+            "priority",
+            "first_response_due",
+            "id",
+            postgresql_where=sa.text("assignee_id IS NULL"),
+            sqlite_where=sa.text("assignee_id IS NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
