@@ -38,8 +38,15 @@ from core.settings import load_settings
 from core.tenancy.models import Tenant
 
 ROLES = (*TENANT_ROLES, "security_officer")
-PERMISSIONS = ("customer:read", "pii:reveal", "audit:read", "export:approve", "plugin:list",
-               "inquiry:read", "report:read")
+PERMISSIONS = (
+    "customer:read",
+    "pii:reveal",
+    "audit:read",
+    "export:approve",
+    "plugin:list",
+    "inquiry:read",
+    "report:read",
+)
 
 
 def build(home: Path, tenants: int, users_per_tenant: int) -> str:
@@ -48,25 +55,52 @@ def build(home: Path, tenants: int, users_per_tenant: int) -> str:
     engine = sa.create_engine(migrate.sync_url(settings.database_url))
     now = utcnow()
     with engine.begin() as c:
-        c.execute(sa.text(
-            "INSERT INTO tenant (id, slug, display_name, display_name_en, color, status, "
-            "retention_days, working_hours, role_templates, config_version, reveal_soft_limit, "
-            "reveal_hard_limit, read_soft_limit, read_hard_limit, created_at, updated_at) VALUES "
-            "(:id, :slug, :name, '', '#000000', 'active', 1, '', :roles, 1, 0, 0, 0, 0, :t, :t)"),
-            [{"id": n, "slug": f"t{n:04d}", "name": f"テナント{n}", "t": now,
-              "roles": json.dumps({"client_viewer": ["plugin:list", "audit:read"]}
-                                  if n % 2 else {})} for n in range(1, tenants + 1)])
-        users = [{"id": n, "email": f"u{n}@example.jp", "t": now}
-                 for n in range(1, tenants * users_per_tenant + 1)]
-        c.execute(sa.text(
-            "INSERT INTO user_account (id, email, display_name, is_active, totp_last_step, "
-            "failed_logins, language, created_at) VALUES (:id, :email, '', 1, 0, 0, 'ja', :t)"),
-            users)
-        c.execute(sa.text(
-            "INSERT INTO role_grant (user_id, role, tenant_id, created_at) VALUES "
-            "(:u, :role, :tenant, :t)"),
-            [{"u": u["id"], "role": TENANT_ROLES[u["id"] % 4],
-              "tenant": (u["id"] - 1) // users_per_tenant + 1, "t": now} for u in users])
+        c.execute(
+            sa.text(
+                "INSERT INTO tenant (id, slug, display_name, display_name_en, color, status, "
+                "retention_days, working_hours, role_templates, config_version, reveal_soft_limit, "
+                "reveal_hard_limit, read_soft_limit, read_hard_limit, created_at, updated_at) VALUES "
+                "(:id, :slug, :name, '', '#000000', 'active', 1, '', :roles, 1, 0, 0, 0, 0, :t, :t)"
+            ),
+            [
+                {
+                    "id": n,
+                    "slug": f"t{n:04d}",
+                    "name": f"テナント{n}",
+                    "t": now,
+                    "roles": json.dumps(
+                        {"client_viewer": ["plugin:list", "audit:read"]} if n % 2 else {}
+                    ),
+                }
+                for n in range(1, tenants + 1)
+            ],
+        )
+        users = [
+            {"id": n, "email": f"u{n}@example.jp", "t": now}
+            for n in range(1, tenants * users_per_tenant + 1)
+        ]
+        c.execute(
+            sa.text(
+                "INSERT INTO user_account (id, email, display_name, is_active, totp_last_step, "
+                "failed_logins, language, created_at) VALUES (:id, :email, '', 1, 0, 0, 'ja', :t)"
+            ),
+            users,
+        )
+        c.execute(
+            sa.text(
+                "INSERT INTO role_grant (user_id, role, tenant_id, created_at) VALUES "
+                "(:u, :role, :tenant, :t)"
+            ),
+            [
+                {
+                    "u": u["id"],
+                    "role": TENANT_ROLES[u["id"] % 4],
+                    "tenant": (u["id"] - 1) // users_per_tenant + 1,
+                    "t": now,
+                }
+                for u in users
+            ],
+        )
     engine.dispose()
     return settings.database_url
 
@@ -87,14 +121,23 @@ async def measure(url: str, tenants: int, users_per_tenant: int) -> list[dict[st
     for tenant_id in rng.sample(range(1, tenants + 1), 200):
         started = time.perf_counter()
         version, templates = await tenant_policy(tenant_id)
-        authorizer.allows({"operator"}, tenant_domain(tenant_id), "customer:read",
-                          version=version, templates=templates)
+        authorizer.allows(
+            {"operator"},
+            tenant_domain(tenant_id),
+            "customer:read",
+            version=version,
+            templates=templates,
+        )
         cold.append(time.perf_counter() - started)
 
     # warm: every role and permission of 50 loaded tenants, then timed in a tight loop
     loaded = [(t, *(await tenant_policy(t))) for t in range(1, 51)]
-    cases = [(frozenset({role}), tenant_domain(t), perm, v, tpl)
-             for t, v, tpl in loaded for role in ROLES for perm in PERMISSIONS]
+    cases = [
+        (frozenset({role}), tenant_domain(t), perm, v, tpl)
+        for t, v, tpl in loaded
+        for role in ROLES
+        for perm in PERMISSIONS
+    ]
     for roles, domain, perm, v, tpl in cases:
         authorizer.allows(roles, domain, perm, version=v, templates=tpl)
     rounds = 20
@@ -121,15 +164,33 @@ async def measure(url: str, tenants: int, users_per_tenant: int) -> list[dict[st
     def ms(values: list[float], q: float) -> float:
         return round(statistics.quantiles(values, n=100)[int(q) - 1] * 1000, 3)
 
-    base = {"bench": "authz", "tenants": tenants, "roles": len(ROLES),
-            "users_per_tenant": users_per_tenant}
+    base = {
+        "bench": "authz",
+        "tenants": tenants,
+        "roles": len(ROLES),
+        "users_per_tenant": users_per_tenant,
+    }
     return [
-        {**base, "measure": "warm_check", "microseconds": round(warm * 1e6, 3),
-         "checks_per_s": round(1 / warm), "target_microseconds": 5},
-        {**base, "measure": "cold_tenant_load", "p50_ms": ms(cold, 50), "p99_ms": ms(cold, 99),
-         "target_ms": 20},
-        {**base, "measure": "request_grants_plus_check", "p50_ms": ms(per_request, 50),
-         "p99_ms": ms(per_request, 99)},
+        {
+            **base,
+            "measure": "warm_check",
+            "microseconds": round(warm * 1e6, 3),
+            "checks_per_s": round(1 / warm),
+            "target_microseconds": 5,
+        },
+        {
+            **base,
+            "measure": "cold_tenant_load",
+            "p50_ms": ms(cold, 50),
+            "p99_ms": ms(cold, 99),
+            "target_ms": 20,
+        },
+        {
+            **base,
+            "measure": "request_grants_plus_check",
+            "p50_ms": ms(per_request, 50),
+            "p99_ms": ms(per_request, 99),
+        },
     ]
 
 

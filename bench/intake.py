@@ -68,16 +68,37 @@ def _free_port() -> int:
 
 
 def _cli(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
-    done = subprocess.run([sys.executable, "-m", "core.cli.main", *args], env=env, input=stdin,
-                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, "-m", "core.cli.main", *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
     if done.returncode != 0:
         raise SystemExit(done.stdout + done.stderr)
     return done.stdout
 
 
 def _wrk(url: str, script: Path, connections: int, seconds: int) -> dict[str, float]:
-    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
-                          "-s", str(script), url], capture_output=True, text=True, timeout=seconds + 60)
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+    )
     match = re.search(r"JSON(\{.*\})", out.stdout)
     if match is None:
         raise SystemExit(out.stdout + out.stderr)
@@ -100,9 +121,11 @@ def main() -> None:
         if args.database_url:
             env.update(MADOGUCHI_DATABASE_URL=args.database_url)
             _cli(env, "db", "upgrade")
-        (home / "bench.toml").write_text('display_name = "ベンチ商事"\n[plugins.intake]\nenabled = true\n'
-                                         "[security]\nread_hard_limit = 0\nreveal_hard_limit = 0\n",
-                                         encoding="utf-8")
+        (home / "bench.toml").write_text(
+            'display_name = "ベンチ商事"\n[plugins.intake]\nenabled = true\n'
+            "[security]\nread_hard_limit = 0\nreveal_hard_limit = 0\n",
+            encoding="utf-8",
+        )
         _cli(env, "tenant", "apply", str(home / "bench.toml"))
         _cli(env, "user", "create", "bench@bpo.example.jp", "--no-password")
         _cli(env, "user", "grant", "bench@bpo.example.jp", "operator", "--tenant", "bench")
@@ -112,9 +135,25 @@ def main() -> None:
         port = _free_port()
         log = (home / "server.log").open("w")
         server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "core.app:create_app", "--port", str(port),
-             "--workers", str(args.workers), "--no-access-log", "--log-level", "warning"],
-            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "core.app:create_app",
+                "--port",
+                str(port),
+                "--workers",
+                str(args.workers),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         try:
             url = f"http://127.0.0.1:{port}"
             for _ in range(300):
@@ -125,22 +164,37 @@ def main() -> None:
                     time.sleep(0.1)
             engine = "postgresql" if args.database_url else "sqlite"
             hello = home / "hello.lua"
-            hello.write_text('done = ' + LUA.split("done = ", 1)[1], encoding="utf-8")
+            hello.write_text("done = " + LUA.split("done = ", 1)[1], encoding="utf-8")
             for connections in args.connections:
                 base = _wrk(f"{url}/healthz", hello, connections, max(5, args.seconds // 2))
                 run = _wrk(url, script, connections, args.seconds)
                 ok = run["requests"] - run["non2xx"]
                 per_s = ok / run["seconds"]
                 hello_s = base["requests"] / base["seconds"]
-                print(json.dumps({
-                    "bench": "intake", "engine": engine, "connections": connections,
-                    "workers": args.workers, "inquiries_per_s": round(per_s, 1),
-                    "p50_ms": run["p50_ms"], "p99_ms": run["p99_ms"],
-                    "errors": run["errors"], "non_2xx": run["non2xx"],
-                    "hello_world_per_s": round(hello_s, 1),
-                    "ratio_to_hello_world": round(per_s / hello_s, 3),
-                    "targets": {"inquiries_per_s": 1000, "ratio": 0.15, "p99_ms_at_32": 150},
-                }, ensure_ascii=False), flush=True)
+                print(
+                    json.dumps(
+                        {
+                            "bench": "intake",
+                            "engine": engine,
+                            "connections": connections,
+                            "workers": args.workers,
+                            "inquiries_per_s": round(per_s, 1),
+                            "p50_ms": run["p50_ms"],
+                            "p99_ms": run["p99_ms"],
+                            "errors": run["errors"],
+                            "non_2xx": run["non2xx"],
+                            "hello_world_per_s": round(hello_s, 1),
+                            "ratio_to_hello_world": round(per_s / hello_s, 3),
+                            "targets": {
+                                "inquiries_per_s": 1000,
+                                "ratio": 0.15,
+                                "p99_ms_at_32": 150,
+                            },
+                        },
+                        ensure_ascii=False,
+                    ),
+                    flush=True,
+                )
         finally:
             server.send_signal(signal.SIGINT)
             server.wait(timeout=30)

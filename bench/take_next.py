@@ -37,25 +37,42 @@ def build(url: str, home: Path, rows: int, tenants: int) -> None:
     engine = sa.create_engine(migrate.sync_url(url))
     now = utcnow()
     with engine.begin() as c:
-        c.execute(sa.text(
-            "INSERT INTO tenant (id, slug, display_name, display_name_en, color, status, retention_days,"
-            " working_hours, role_templates, config_version, reveal_soft_limit, reveal_hard_limit,"
-            " read_soft_limit, read_hard_limit, created_at, updated_at) VALUES (:id, :slug, :slug, '',"
-            " '#000000', 'active', 1, '', '{}', 1, 0, 0, 0, 0, :t, :t)"),
-            [{"id": t, "slug": f"t{t}", "t": now} for t in range(1, tenants + 1)])
+        c.execute(
+            sa.text(
+                "INSERT INTO tenant (id, slug, display_name, display_name_en, color, status, retention_days,"
+                " working_hours, role_templates, config_version, reveal_soft_limit, reveal_hard_limit,"
+                " read_soft_limit, read_hard_limit, created_at, updated_at) VALUES (:id, :slug, :slug, '',"
+                " '#000000', 'active', 1, '', '{}', 1, 0, 0, 0, 0, :t, :t)"
+            ),
+            [{"id": t, "slug": f"t{t}", "t": now} for t in range(1, tenants + 1)],
+        )
     for tenant in range(1, tenants + 1):
         with engine.begin() as c:
             if c.dialect.name == "postgresql":
-                c.execute(sa.text("SELECT set_config('app.tenant_id', :t, true)"), {"t": str(tenant)})
-            c.execute(sa.text("INSERT INTO intake_queue (tenant_id, id, slug, name, channels, keywords,"
-                              " position) VALUES (:t, :id, :slug, :slug, '[]', '[]', :p)"),
-                      [{"t": tenant, "id": tenant * 10 + q, "slug": f"q{q}", "p": q} for q in range(3)])
+                c.execute(
+                    sa.text("SELECT set_config('app.tenant_id', :t, true)"), {"t": str(tenant)}
+                )
+            c.execute(
+                sa.text(
+                    "INSERT INTO intake_queue (tenant_id, id, slug, name, channels, keywords,"
+                    " position) VALUES (:t, :id, :slug, :slug, '[]', '[]', :p)"
+                ),
+                [{"t": tenant, "id": tenant * 10 + q, "slug": f"q{q}", "p": q} for q in range(3)],
+            )
             batch = []
             for n in range(rows // tenants):
                 created = now - timedelta(seconds=n)
-                batch.append({"t": tenant, "uid": str(uuid.uuid4()), "r": f"R{tenant}-{n}",
-                              "q": tenant * 10 + n % 3, "p": 1 + n % 5, "c": created,
-                              "d": created + timedelta(hours=1)})
+                batch.append(
+                    {
+                        "t": tenant,
+                        "uid": str(uuid.uuid4()),
+                        "r": f"R{tenant}-{n}",
+                        "q": tenant * 10 + n % 3,
+                        "p": 1 + n % 5,
+                        "c": created,
+                        "d": created + timedelta(hours=1),
+                    }
+                )
                 if len(batch) == 20_000:
                     _insert(c, batch)
                     batch.clear()
@@ -67,10 +84,14 @@ def build(url: str, home: Path, rows: int, tenants: int) -> None:
 
 
 def _insert(c: sa.Connection, batch: list[dict[str, object]]) -> None:
-    c.execute(sa.text(
-        "INSERT INTO intake_inquiry (tenant_id, uid, receipt_no, channel, status, priority, queue_id,"
-        " category, tags, first_response_due, resolution_due, created_at, updated_at) VALUES"
-        " (:t, :uid, :r, 'web', 'new', :p, :q, '', '[]', :d, :d, :c, :c)"), batch)
+    c.execute(
+        sa.text(
+            "INSERT INTO intake_inquiry (tenant_id, uid, receipt_no, channel, status, priority, queue_id,"
+            " category, tags, first_response_due, resolution_due, created_at, updated_at) VALUES"
+            " (:t, :uid, :r, 'web', 'new', :p, :q, '', '[]', :d, :d, :c, :c)"
+        ),
+        batch,
+    )
 
 
 async def measure(url: str, tenants: int, takes: int) -> dict[str, object]:
@@ -101,9 +122,20 @@ def main() -> None:
         t0 = time.perf_counter()
         build(url, Path(tmp), args.rows, args.tenants)
         result = asyncio.run(measure(url, args.tenants, args.takes))
-        print(json.dumps({"bench": "take_next", "engine": url.split(":")[0], "rows": args.rows,
-                          "tenants": args.tenants, "takes": args.takes, **result,
-                          "build_seconds": round(time.perf_counter() - t0, 1), "target_p99_ms": 20}))
+        print(
+            json.dumps(
+                {
+                    "bench": "take_next",
+                    "engine": url.split(":")[0],
+                    "rows": args.rows,
+                    "tenants": args.tenants,
+                    "takes": args.takes,
+                    **result,
+                    "build_seconds": round(time.perf_counter() - t0, 1),
+                    "target_p99_ms": 20,
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

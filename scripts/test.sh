@@ -16,8 +16,8 @@ export MADOGUCHI_TEST_PG_URL
 echo "PostgreSQL for the tests: $MADOGUCHI_TEST_PG_URL"
 
 echo "== ruff"
-.venv/bin/ruff check core plugins tests migrations
-.venv/bin/ruff format --check core plugins tests migrations
+.venv/bin/ruff check core plugins tests migrations bench
+.venv/bin/ruff format --check core plugins tests migrations bench
 echo "== mypy"
 .venv/bin/mypy
 echo "== pytest"
