@@ -136,10 +136,64 @@ class PersonalData:
             statement = statement.where(
                 Customer.email_index == blind_index(key, "email", normalise("email", email))
             )
+        statement = statement.where(col(Customer.merged_into_id).is_(None))
         return list((await self.session.exec(statement.order_by(col(Customer.id)))).all())
 
     async def by_uid(self, uid: str) -> Customer | None:
-        return (await self.session.exec(select(Customer).where(Customer.uid == uid))).first()
+        """The customer, or the record it was merged into."""
+        customer = (await self.session.exec(select(Customer).where(Customer.uid == uid))).first()
+        while customer is not None and customer.merged_into_id is not None:
+            customer = await self.session.get(Customer, customer.merged_into_id)
+        return customer
+
+    async def duplicates(self) -> list[list[Customer]]:
+        """Groups of live records that share a phone number or an e-mail address (compared
+        through the blind indexes, never in plaintext)."""
+        rows = list(
+            (
+                await self.session.exec(
+                    select(Customer)
+                    .where(col(Customer.merged_into_id).is_(None))
+                    .order_by(col(Customer.id))
+                )
+            ).all()
+        )
+        groups: dict[tuple[str, str], list[Customer]] = {}
+        for customer in rows:
+            for kind, value in (("phone", customer.phone_index), ("email", customer.email_index)):
+                if value:
+                    groups.setdefault((kind, value), []).append(customer)
+        seen: set[tuple[int, ...]] = set()
+        result = []
+        for members in groups.values():
+            ids = tuple(sorted(c.id for c in members if c.id is not None))
+            if len(ids) > 1 and ids not in seen:
+                seen.add(ids)
+                result.append(members)
+        return result
+
+    async def merge(self, source: Customer, target: Customer) -> None:
+        """Merge a duplicate into another record: fields the target lacks are taken over,
+        the duplicate is kept but hidden and points at the target; audited."""
+        if source.id == target.id or source.merged_into_id is not None:
+            raise UnknownField("the record is merged already or is the same")
+        taken = {}
+        for name in FIELDS:
+            if getattr(target, name) is None and getattr(source, name) is not None:
+                taken[name] = await self._open(source, name)
+        if taken:
+            await self._seal(target, taken)
+            target.updated_at = utcnow()
+        source.merged_into_id = target.id
+        source.phone_index = source.email_index = None
+        await record(
+            self.session,
+            "customer.merge",
+            object_type="customer",
+            object_id=source.uid,
+            fields=sorted(taken),
+            purpose=f"into {target.uid}",
+        )
 
     # -- reading ---------------------------------------------------------------------------
 

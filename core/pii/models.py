@@ -54,6 +54,8 @@ class Customer(TenantScoped, table=True):
     note: str | None = Field(default=None, sa_type=sa.Text)
     phone_index: str | None = Field(default=None, max_length=64, index=True)
     email_index: str | None = Field(default=None, max_length=64, index=True)
+    # a duplicate merged into another record: kept (its history points here), never shown
+    merged_into_id: int | None = Field(default=None)
     created_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)
 

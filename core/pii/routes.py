@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.pii.access import PersonalData, PurposeRequired, UnknownField
 from core.pii.models import Customer
-from core.pii.schemas import CustomerIn, CustomerOut, CustomerSearch, RevealRequest
+from core.pii.schemas import CustomerIn, CustomerOut, CustomerSearch, MergeRequest, RevealRequest
 from core.security.guard import LimitExceeded
 from core.tenancy.context import TenantContext
 from core.web.errors import ApiError
@@ -67,7 +67,11 @@ class CustomerController(Controller):
         customers = list(
             (
                 await session.exec(
-                    select(Customer).order_by(col(Customer.id)).offset(offset).limit(limit)
+                    select(Customer)
+                    .where(col(Customer.merged_into_id).is_(None))
+                    .order_by(col(Customer.id))
+                    .offset(offset)
+                    .limit(limit)
                 )
             ).all()
         )
@@ -86,6 +90,40 @@ class CustomerController(Controller):
         pd = _accessor(core, session, ctx)
         found = await pd.find(phone=data.phone, email=data.email)
         return Response(await _view(pd, found), headers=NO_STORE)
+
+    @get("/duplicates", opt={"permission": "customer:read"})
+    async def duplicates(
+        self,
+        core: NamedDependency[CoreState],
+        session: NamedDependency[AsyncSession],
+        ctx: NamedDependency[TenantContext],
+    ) -> Response[list[list[CustomerOut]]]:
+        """Groups of records sharing a phone number or e-mail address, masked."""
+        pd = _accessor(core, session, ctx)
+        groups = await pd.duplicates()
+        return Response([await _view(pd, group) for group in groups], headers=NO_STORE)
+
+    @post("/{uid:str}/merge", opt={"permission": "customer:merge"}, status_code=200)
+    async def merge(
+        self,
+        uid: FromPath[str],
+        data: JSONBody[MergeRequest],
+        core: NamedDependency[CoreState],
+        session: NamedDependency[AsyncSession],
+        ctx: NamedDependency[TenantContext],
+    ) -> Response[CustomerOut]:
+        """Merge this (duplicate) record into ``into``; the answer is the merged record."""
+        pd = _accessor(core, session, ctx)
+        source = (await session.exec(select(Customer).where(Customer.uid == uid))).first()
+        target = await pd.by_uid(data.into)
+        if source is None or target is None:
+            raise ApiError(404, "No such customer.")
+        try:
+            await pd.merge(source, target)
+        except UnknownField as exc:
+            raise ApiError(409, str(exc)) from exc
+        [shown] = await _view(pd, [target])
+        return Response(shown, headers=NO_STORE)
 
     @get("/{uid:str}", opt={"permission": "customer:read"})
     async def show(

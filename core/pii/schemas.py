@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-__all__ = ["CustomerIn", "CustomerOut", "CustomerSearch", "RevealRequest"]
+__all__ = ["CustomerIn", "CustomerOut", "CustomerSearch", "MergeRequest", "RevealRequest"]
 
 
 class CustomerIn(BaseModel):
@@ -39,3 +39,7 @@ class CustomerSearch(BaseModel):
 class RevealRequest(BaseModel):
     fields: list[str] = Field(min_length=1, max_length=7)
     purpose: str = Field(min_length=1, max_length=500)
+
+
+class MergeRequest(BaseModel):
+    into: str = Field(min_length=1, max_length=36)

@@ -103,6 +103,7 @@ def upgrade() -> None:
         sa.Column("note", sa.Text(), nullable=True),
         sa.Column("phone_index", sa.String(length=64), nullable=True),
         sa.Column("email_index", sa.String(length=64), nullable=True),
+        sa.Column("merged_into_id", sa.Integer(), nullable=True),
         sa.Column("created_at", TZDateTime(), nullable=False),
         sa.Column("updated_at", TZDateTime(), nullable=False),
         sa.ForeignKeyConstraint(

@@ -58,6 +58,8 @@ async def _read(
     customer_uid = None
     if inquiry.customer_id is not None:
         customer = await session.get(Customer, inquiry.customer_id)
+        while customer is not None and customer.merged_into_id is not None:  # merged duplicate
+            customer = await session.get(Customer, customer.merged_into_id)
         customer_uid = customer.uid if customer else None
     return InquiryRead(
         uid=inquiry.uid,

@@ -257,3 +257,45 @@ async def test_two_processes_creating_the_first_key_agree_on_it(
 
     async with db.session(ctx) as session:
         assert len((await session.exec(select(TenantKey))).all()) == 1
+
+
+async def test_duplicates_are_found_by_index_and_merged(
+    app: Any, db: Database, world: World
+) -> None:
+    base = f"/api/v1/t/{world.a.slug}/customers"
+    op, sv = world.headers["a:operator"], world.headers["a:supervisor"]
+    twin = await app.post(
+        base,
+        json={
+            "name": "スズキ カナリア",
+            "phone": "09077770123",
+            "address": "東京都千代田区鳴鳥町1-2-3",
+        },
+        headers=op,
+    )
+    assert twin.status_code == 201
+    groups = (await app.get(f"{base}/duplicates", headers=op)).json()
+    assert [sorted(c["uid"] for c in g) for g in groups] == [
+        sorted([world.customer_a, twin.json()["uid"]])
+    ]
+    assert "0123" in groups[0][0]["phone"] and "7777" not in str(groups)  # masked
+    assert (
+        await app.post(
+            f"{base}/{twin.json()['uid']}/merge", json={"into": world.customer_a}, headers=op
+        )
+    ).status_code == 403  # supervisors merge
+    merged = await app.post(
+        f"{base}/{twin.json()['uid']}/merge", json={"into": world.customer_a}, headers=sv
+    )
+    assert merged.status_code == 200 and merged.json()["uid"] == world.customer_a
+    assert (await app.get(f"{base}/duplicates", headers=op)).json() == []
+    listed = [c["uid"] for c in (await app.get(base, headers=op)).json()]
+    assert listed == [world.customer_a]
+    found = await app.post(f"{base}/search", json={"phone": "09077770123"}, headers=op)
+    assert [c["uid"] for c in found.json()] == [world.customer_a]
+    via_old = await app.get(f"{base}/{twin.json()['uid']}", headers=op)
+    assert via_old.json()["uid"] == world.customer_a  # the old id leads to the merged record
+    again = await app.post(
+        f"{base}/{twin.json()['uid']}/merge", json={"into": world.customer_a}, headers=sv
+    )
+    assert again.status_code == 409
