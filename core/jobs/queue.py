@@ -60,16 +60,35 @@ async def enqueue_in(
     payload: dict[str, Any] | None = None,
     *,
     max_attempts: int = 5,
+    delay: timedelta | None = None,
+    once: bool = False,
 ) -> None:
     """Queue a job in the caller's transaction (tenant-bound session): it exists exactly
-    when the work that asked for it was committed."""
+    when the work that asked for it was committed. ``once``: not if one of this kind is
+    already queued or running for the tenant."""
     from core.db.session import session_tenant_id
 
     tenant_id = session_tenant_id(session.sync_session)
     if tenant_id is None:
         raise RuntimeError("enqueue_in needs a session bound to a tenant")
+    if once:
+        pending = (
+            await session.exec(
+                select(Job.id).where(
+                    Job.kind == kind, col(Job.status).in_((JobStatus.QUEUED, JobStatus.RUNNING))
+                )
+            )
+        ).first()
+        if pending is not None:
+            return
     session.add(
-        Job(tenant_id=tenant_id, kind=kind, payload=payload or {}, max_attempts=max_attempts)
+        Job(
+            tenant_id=tenant_id,
+            kind=kind,
+            payload=payload or {},
+            max_attempts=max_attempts,
+            run_at=utcnow() + (delay or timedelta()),
+        )
     )
 
 

@@ -20,6 +20,7 @@ class JobContext:
     attempt: int
     db: Any  # core.db.engine.Database
     keyring: Any = None  # core.pii.keyring.KeyRing, for jobs that touch personal data
+    host: Any = None  # core.plugins.host.PluginHost, for jobs that notify plugins
 
     def session(self) -> Any:
         """A session bound to the job's tenant (commits when the block ends)."""

@@ -37,6 +37,7 @@ class Worker:
         keyring: Any = None,
     ) -> None:
         self.db = db
+        self.host = host
         self.keyring = keyring
         self.handlers: dict[str, JobHandler] = {}
         for handler in host.collect("register_jobs"):
@@ -71,6 +72,7 @@ class Worker:
                     attempt=job.attempts,
                     db=self.db,
                     keyring=self.keyring,
+                    host=self.host,
                 ),
                 dict(job.payload),
             )

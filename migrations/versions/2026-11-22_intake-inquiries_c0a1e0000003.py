@@ -78,6 +78,8 @@ def upgrade() -> None:
         sa.Column("resolution_due", TZDateTime(), nullable=True),
         sa.Column("first_responded_at", TZDateTime(), nullable=True),
         sa.Column("resolved_at", TZDateTime(), nullable=True),
+        sa.Column("sla_warned_at", TZDateTime(), nullable=True),
+        sa.Column("sla_breached_at", TZDateTime(), nullable=True),
         sa.Column("created_at", TZDateTime(), nullable=False),
         sa.Column("updated_at", TZDateTime(), nullable=False),
         sa.ForeignKeyConstraint(

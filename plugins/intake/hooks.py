@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from core import JobHandler, MenuItem, TenantContext, hookimpl
-from plugins.intake import chat, cli, contact, outbox, pages, routes, services
+from plugins.intake import chat, cli, contact, outbox, pages, routes, services, sla
 
 
 @hookimpl
@@ -55,4 +55,5 @@ def register_jobs() -> list[JobHandler]:
     return [
         JobHandler(kind=outbox.SEND_REPLY, run=outbox.send_reply, max_attempts=8),
         JobHandler(kind=outbox.RECEIPT, run=outbox.send_receipt, max_attempts=8),
+        JobHandler(kind=sla.SLA_CHECK, run=sla.check_sla, max_attempts=3),
     ]

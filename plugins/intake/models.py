@@ -84,6 +84,8 @@ class Inquiry(TenantScoped, table=True):
     resolution_due: datetime | None = Field(default=None, sa_type=TZDateTime)
     first_responded_at: datetime | None = Field(default=None, sa_type=TZDateTime)
     resolved_at: datetime | None = Field(default=None, sa_type=TZDateTime)
+    sla_warned_at: datetime | None = Field(default=None, sa_type=TZDateTime)
+    sla_breached_at: datetime | None = Field(default=None, sa_type=TZDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)
 

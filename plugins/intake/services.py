@@ -20,7 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core import Customer, PersonalData, TenantContext, audit, utcnow
+from core import Customer, PersonalData, TenantContext, audit, enqueue_in, utcnow
 from plugins.intake.models import Inquiry, InquiryMessage, InquiryStatus, Queue
 
 __all__ = [
@@ -198,6 +198,9 @@ async def create_inquiry(
         object_id=inquiry.uid,
         fields=[data.channel],
     )
+    from plugins.intake.sla import SLA_CHECK  # the watch starts with a tenant's first inquiry
+
+    await enqueue_in(session, SLA_CHECK, {"repeat": True}, max_attempts=3, once=True)
     return inquiry
 
 

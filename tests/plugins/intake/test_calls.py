@@ -8,7 +8,6 @@ from sqlmodel import select
 
 from core.db.engine import Database
 from plugins.intake.models import CallRecord, Inquiry, InquiryMessage
-from tests.plugins.intake.test_inquiries import desk  # noqa: F401  (the fixture)
 
 CALL = {
     "call_id": "pbx-0001",
@@ -22,7 +21,7 @@ CALL = {
 }
 
 
-async def test_webhook_creates_then_joins_and_ignores_resends(desk: Any, db: Database) -> None:  # noqa: F811
+async def test_webhook_creates_then_joins_and_ignores_resends(desk: Any, db: Database) -> None:
     client, headers, listener, ctx = desk
     url = "/api/v1/t/honey/calls"
     first = await client.post(url, json=CALL, headers=headers["sv"])
@@ -55,7 +54,7 @@ async def test_webhook_creates_then_joins_and_ignores_resends(desk: Any, db: Dat
     assert (await client.post(url, json=CALL, headers=headers["op1"])).status_code == 403
 
 
-async def test_csv_import_is_all_or_nothing_and_reads_shift_jis(desk: Any, db: Database) -> None:  # noqa: F811
+async def test_csv_import_is_all_or_nothing_and_reads_shift_jis(desk: Any, db: Database) -> None:
     client, headers, _, ctx = desk
     url = "/api/v1/t/honey/calls/import"
     header = "call_id,caller_number,queue,started_at,ended_at,outcome,operator,memo\n"

@@ -8,72 +8,13 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from litestar.testing import AsyncTestClient
 from sqlmodel import select
 
-from core import PluginManifest, TenantContext, hookimpl
-from core.app import create_app
 from core.audit.models import AuditEvent
 from core.db.engine import Database
-from core.plugins.host import PluginHost
 from core.settings import Settings
 from plugins.intake.models import Inquiry, InquiryMessage
-from tests.conftest import make_tenant, make_token
-
-BODY = {
-    "channel": "web",
-    "subject": "定期便の解約",
-    "body": "来月から定期便を止めたいです。",
-    "name": "山田 太郎",
-    "phone": "０９０－１１１１－２２２２",
-    "email": "taro@example.jp",
-}
-
-
-class Listener:
-    """Records the inquiry hooks, and routes 解約 to the retention queue."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[str, str]] = []
-
-    @hookimpl
-    def on_inquiry_created(self, ctx: TenantContext, inquiry_uid: str, channel: str) -> None:
-        self.events.append(("created", inquiry_uid))
-
-    @hookimpl
-    def on_inquiry_updated(self, ctx: TenantContext, inquiry_uid: str, changes: list[str]) -> None:
-        self.events.append(("updated:" + ",".join(changes), inquiry_uid))
-
-    @hookimpl
-    def on_inquiry_resolved(self, ctx: TenantContext, inquiry_uid: str) -> None:
-        self.events.append(("resolved", inquiry_uid))
-
-    @hookimpl
-    def resolve_queue(
-        self, ctx: TenantContext, channel: str, category: str, text: str
-    ) -> str | None:
-        return "retention" if "解約" in text else None
-
-
-@pytest.fixture
-async def desk(settings: Settings, db: Database) -> Any:
-    host = PluginHost()
-    host.load_builtins()
-    listener = Listener()
-    host.register(listener, PluginManifest(id="listener", name="Listener", version="1.0"))
-    ctx = await make_tenant(db, host, "honey", {"intake": {}, "listener": {}})
-    from plugins.intake.models import Queue
-
-    async with db.session(ctx) as session:
-        session.add(Queue(tenant_id=ctx.id, slug="retention", name="解約防止", position=1))
-        session.add(Queue(tenant_id=ctx.id, slug="general", name="一般", position=1000))
-    headers = {
-        "op1": await make_token(db, "op1@bpo.example.jp", ("operator", "honey")),
-        "op2": await make_token(db, "op2@bpo.example.jp", ("operator", "honey")),
-        "sv": await make_token(db, "sv@bpo.example.jp", ("supervisor", "honey")),
-    }
-    async with AsyncTestClient(app=create_app(settings, host=host)) as client:
-        yield client, headers, listener, ctx
+from tests.plugins.intake.conftest import BODY
 
 
 async def test_idempotency_key_replays_refuses_and_stores_once(desk: Any, db: Database) -> None:

@@ -206,8 +206,8 @@ async def test_replies_go_out_through_the_relay_and_answers_thread_back(
                 headers=headers,
             )
         worker = Worker(db, host, keyring=KeyRing(settings))
-        assert await worker.run_once()
-        assert not await worker.run_once()  # the note queued nothing
+        while await worker.run_once():  # the reply; the note queued nothing
+            pass
         [mail] = sink.received
         assert mail["To"] == "kana@example.jp"
         assert mail["Subject"] == "Re: ポイントについて"
