@@ -8,6 +8,7 @@ from core.audit.log import record as audit
 from core.crypto.keyfiles import load_or_create_key
 from core.db.base import JSONType, TenantScoped, TZDateTime, utcnow
 from core.db.engine import Database
+from core.db.upsert import insert_ignore
 from core.jobs.queue import enqueue, enqueue_in
 from core.jobs.registry import JobContext, JobHandler
 from core.pii.access import PersonalData, PurposeRequired
@@ -61,6 +62,7 @@ __all__ = [
     "enqueue_in",
     "hookimpl",
     "hookspec",
+    "insert_ignore",
     "load_or_create_key",
     "page",
     "plugin_settings",

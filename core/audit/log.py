@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,6 +23,7 @@ from core.audit.chain import HASHED_COLUMNS, event_hash
 from core.audit.models import GENESIS, AuditEvent, AuditHead, PlatformAuditEvent, PlatformAuditHead
 from core.db.base import utcnow
 from core.db.session import session_tenant_id
+from core.db.upsert import insert_ignore
 
 __all__ = ["Actor", "acting_as", "current_actor", "record", "set_actor", "tenant_chain"]
 
@@ -68,13 +67,7 @@ async def _insert_head(
     session: AsyncSession, model: Any, key: dict[str, int], conflict: list[str]
 ) -> None:
     """Create a chain's head unless a concurrent transaction did (it waits, then yields)."""
-    dialect = session.sync_session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    await session.exec(
-        insert(model)
-        .values(**key, seq=0, hash=GENESIS)
-        .on_conflict_do_nothing(index_elements=conflict)
-    )
+    await insert_ignore(session, model, {**key, "seq": 0, "hash": GENESIS}, conflict)
 
 
 async def _advance_tenant_head(session: AsyncSession, tenant_id: int) -> tuple[int, str]:

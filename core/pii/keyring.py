@@ -14,13 +14,12 @@ from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.crypto.sealing import SealError, key_id, new_data_key, unwrap_key, wrap_key, wrapped_by
 from core.db.base import utcnow
+from core.db.upsert import insert_ignore
 from core.pii.models import TenantKey
 from core.settings import Settings
 
@@ -164,20 +163,18 @@ class KeyRing:
         """Store a new data key unless another request or node stored this version first
         (INSERT ... ON CONFLICT DO NOTHING: the loser waits for the winner and keeps its key)."""
         wrapped = wrap_key(self._masters[self.current], new_data_key(), tenant_id, version)
-        dialect = session.sync_session.get_bind().dialect.name
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        statement = (
-            insert(TenantKey)
-            .values(
-                tenant_id=tenant_id,
-                version=version,
-                active=True,
-                wrapped=wrapped,
-                created_at=utcnow(),
-            )
-            .on_conflict_do_nothing(index_elements=["tenant_id", "version"])
+        await insert_ignore(
+            session,
+            TenantKey,
+            {
+                "tenant_id": tenant_id,
+                "version": version,
+                "active": True,
+                "wrapped": wrapped,
+                "created_at": utcnow(),
+            },
+            ["tenant_id", "version"],
         )
-        await session.exec(statement)
 
     async def new_version(self, session: AsyncSession, tenant_id: int) -> tuple[int, bytes]:
         """Start a new data key version; the previous ones stay readable until destroyed."""

@@ -15,12 +15,18 @@ from typing import Any
 
 import sqlalchemy as sa
 import structlog
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core import Customer, PersonalData, TenantContext, audit, enqueue_in, utcnow
+from core import (
+    Customer,
+    PersonalData,
+    TenantContext,
+    audit,
+    enqueue_in,
+    insert_ignore,
+    utcnow,
+)
 from plugins.intake.models import Inquiry, InquiryMessage, InquiryStatus, Queue
 
 __all__ = [
@@ -72,19 +78,18 @@ async def ensure_default_queue(session: AsyncSession, ctx: TenantContext) -> Que
     existing = (await session.exec(select(Queue).order_by(col(Queue.position)))).first()
     if existing is not None:
         return existing
-    dialect = session.sync_session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    await session.exec(
-        insert(Queue)
-        .values(  # type: ignore[call-overload]
-            tenant_id=ctx.id,
-            slug="general",
-            name="一般窓口",
-            position=1000,
-            channels=[],
-            keywords=[],
-        )
-        .on_conflict_do_nothing(index_elements=["tenant_id", "slug"])
+    await insert_ignore(
+        session,
+        Queue,
+        {
+            "tenant_id": ctx.id,
+            "slug": "general",
+            "name": "一般窓口",
+            "position": 1000,
+            "channels": [],
+            "keywords": [],
+        },
+        ["tenant_id", "slug"],
     )
     return (await session.exec(select(Queue).where(Queue.slug == "general"))).one()
 
