@@ -37,6 +37,7 @@ from core import (
 )
 from plugins.intake.models import ChatSession, Inquiry, InquiryMessage, Verification
 from plugins.intake.services import NewInquiry, add_inbound, create_inquiry
+from plugins.intake.web import inquiry_or_404, notify_updated, relay_of
 
 __all__ = ["CHAT_PAGES", "ChatController", "VerificationController"]
 
@@ -93,7 +94,7 @@ class ChatController(Controller):
         if "chat" not in plugin_settings["channels"]:
             raise ApiError(404, "Chat is not offered here.")
         core = request.app.state.core
-        relay = core.host.relay(ctx, request.state.tenant.enabled)
+        relay = relay_of(request)
         pd = PersonalData(core.db, session, core.keyring, ctx)
         inquiry = await create_inquiry(
             session,
@@ -134,10 +135,7 @@ class ChatController(Controller):
         core = request.app.state.core
         pd = PersonalData(core.db, session, core.keyring, ctx)
         message = await add_inbound(session, pd, ctx, inquiry, "chat", data.body)
-        relay, uid = core.host.relay(ctx, request.state.tenant.enabled), inquiry.uid
-        after_commit(
-            request, lambda: relay.on_inquiry_updated(ctx=ctx, inquiry_uid=uid, changes=["inbound"])
-        )
+        notify_updated(request, inquiry, ["inbound"])
         return Response({"uid": message.uid}, status_code=201)
 
     @get("/messages", opt={"public": True})
@@ -191,9 +189,7 @@ class VerificationController(Controller):
         ctx: NamedDependency[TenantContext],
     ) -> Response[dict[str, Any]]:
         """A one-time link (30 minutes) to send to this inquiry's customer."""
-        inquiry = (await session.exec(select(Inquiry).where(Inquiry.uid == uid))).first()
-        if inquiry is None:
-            raise ApiError(404, "No such inquiry.")
+        inquiry = await inquiry_or_404(session, uid)
         token = secrets.token_urlsafe(32)
         session.add(
             Verification(
@@ -220,9 +216,7 @@ class VerificationController(Controller):
         ctx: NamedDependency[TenantContext],
     ) -> dict[str, Any]:
         """The latest verification's result and the customer's masked values."""
-        inquiry = (await session.exec(select(Inquiry).where(Inquiry.uid == uid))).first()
-        if inquiry is None:
-            raise ApiError(404, "No such inquiry.")
+        inquiry = await inquiry_or_404(session, uid)
         latest = (
             await session.exec(
                 select(Verification)

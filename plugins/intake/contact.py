@@ -22,6 +22,7 @@ from core import PersonalData, TenantContext, after_commit, load_or_create_key, 
 from plugins.intake.normalize import InputError, clean_text, normalise_phone, normalise_postal
 from plugins.intake.outbox import RECEIPT, queue_mail
 from plugins.intake.services import NewInquiry, create_inquiry
+from plugins.intake.web import relay_of
 
 __all__ = ["MIN_SECONDS", "contact_form", "contact_submit", "form_token"]
 
@@ -141,8 +142,7 @@ async def contact_submit(
             error_field=exc.field,
         )
     core = request.app.state.core
-    tenant = request.state.tenant
-    relay = core.host.relay(ctx, tenant.enabled)
+    relay = relay_of(request)
     pd = PersonalData(core.db, session, core.keyring, ctx)
     full_address = " ".join(p for p in (postal and f"〒{postal}", address) if p) or None
     inquiry = await create_inquiry(

@@ -12,7 +12,7 @@ from litestar.response import Redirect, Template
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core import ApiError, Customer, PersonalData, TenantContext, after_commit, page, utcnow
+from core import ApiError, Customer, PersonalData, TenantContext, page, utcnow
 from plugins.intake.models import Inquiry, InquiryMessage, InquiryStatus, Queue
 from plugins.intake.services import (
     ChangeError,
@@ -23,6 +23,7 @@ from plugins.intake.services import (
     take_next,
     update_inquiry,
 )
+from plugins.intake.web import inquiry_or_404, notify_updated
 
 __all__ = ["INTAKE_PAGES"]
 
@@ -104,13 +105,6 @@ async def take_next_page(
     return _see_other(f"/t/{ctx.slug}/inquiries/{taken.uid}")
 
 
-async def _get(session: AsyncSession, uid: str) -> Inquiry:
-    inquiry = (await session.exec(select(Inquiry).where(Inquiry.uid == uid))).first()
-    if inquiry is None:
-        raise ApiError(404, "No such inquiry.")
-    return inquiry
-
-
 @get(
     "/t/{tenant:str}/inquiries/{uid:str}",
     opt={"permission": "inquiry:read"},
@@ -126,7 +120,7 @@ async def inquiry_detail(
     Reading the conversation is an audited read of personal data."""
     from core import audit
 
-    inquiry = await _get(session, uid)
+    inquiry = await inquiry_or_404(session, uid)
     core = request.app.state.core
     pd = PersonalData(core.db, session, core.keyring, ctx)
     try:
@@ -198,7 +192,7 @@ async def inquiry_message(
     body = (data.get("body") or "").strip()
     if not body:
         raise ApiError(422, "Write a message.", field="body")
-    inquiry = await _get(session, uid)
+    inquiry = await inquiry_or_404(session, uid)
     core = request.app.state.core
     pd = PersonalData(core.db, session, core.keyring, ctx)
     try:
@@ -213,11 +207,7 @@ async def inquiry_message(
         )
     except ChangeError as exc:
         raise ApiError(422, exc.message, field=exc.field) from exc
-    relay = core.host.relay(ctx, request.state.tenant.enabled)
-    kind = data.get("kind", "reply")
-    after_commit(
-        request, lambda: relay.on_inquiry_updated(ctx=ctx, inquiry_uid=uid, changes=[kind])
-    )
+    notify_updated(request, inquiry, [data.get("kind", "reply")])
     return _see_other(f"/t/{ctx.slug}/inquiries/{uid}")
 
 
@@ -233,7 +223,7 @@ async def inquiry_update(
     ctx: NamedDependency[TenantContext],
 ) -> Redirect:
     data = await _form(request)
-    inquiry = await _get(session, uid)
+    inquiry = await inquiry_or_404(session, uid)
     assignee = data.get("assignee", "")
     try:
         changes = await update_inquiry(
@@ -248,13 +238,7 @@ async def inquiry_update(
     except ChangeError as exc:
         raise ApiError(422, exc.message, field=exc.field) from exc
     if changes:
-        core = request.app.state.core
-        relay = core.host.relay(ctx, request.state.tenant.enabled)
-        after_commit(
-            request, lambda: relay.on_inquiry_updated(ctx=ctx, inquiry_uid=uid, changes=changes)
-        )
-        if "status" in changes and inquiry.status == InquiryStatus.RESOLVED:
-            after_commit(request, lambda: relay.on_inquiry_resolved(ctx=ctx, inquiry_uid=uid))
+        notify_updated(request, inquiry, changes)
     return _see_other(f"/t/{ctx.slug}/inquiries/{uid}")
 
 

@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from core import ApiError, Customer, PersonalData, TenantContext, after_commit, audit
 from plugins.intake import idempotency
 from plugins.intake.calls import CallIn, log_call, parse_csv
-from plugins.intake.models import Inquiry, InquiryMessage, InquiryStatus, Queue
+from plugins.intake.models import Inquiry, InquiryMessage, Queue
 from plugins.intake.normalize import InputError, normalise_phone
 from plugins.intake.schemas import (
     InquiryCreate,
@@ -35,6 +35,7 @@ from plugins.intake.services import (
     take_next,
     update_inquiry,
 )
+from plugins.intake.web import inquiry_or_404, notify_updated, relay_of
 
 log = structlog.get_logger("madoguchi.intake")
 
@@ -75,12 +76,6 @@ async def _read(
         resolution_due=inquiry.resolution_due,
         created_at=inquiry.created_at,
     )
-
-
-def _relay(request: Request[Any, Any, Any]) -> Any:
-    core = _core(request)
-    tenant = request.state.tenant
-    return core.host.relay(tenant.ctx, tenant.enabled)
 
 
 class InquiryController(Controller):
@@ -124,6 +119,7 @@ class InquiryController(Controller):
             raise _error(422, exc.message, exc.field) from exc
         core = _core(request)
         pd = PersonalData(core.db, session, core.keyring, ctx)
+        relay = relay_of(request)
         inquiry = await create_inquiry(
             session,
             pd,
@@ -141,12 +137,12 @@ class InquiryController(Controller):
                 email=data.email,
                 tags=data.tags,
             ),
-            _relay(request),
+            relay,
         )
         body = (await _read(session, inquiry)).model_dump(mode="json")
         if key:
             await idempotency.store_response(session, ctx.id, key, digest, 201, body)
-        relay, inquiry_uid = _relay(request), inquiry.uid
+        inquiry_uid = inquiry.uid
         after_commit(
             request,
             lambda: relay.on_inquiry_created(
@@ -196,7 +192,7 @@ class InquiryController(Controller):
     ) -> Response[InquiryDetail]:
         """The inquiry with its conversation; free text is personal data, so the read is
         audited (``pii.read``) and counts toward the hourly limits."""
-        inquiry = await _get(session, uid)
+        inquiry = await inquiry_or_404(session, uid)
         core = _core(request)
         pd = PersonalData(core.db, session, core.keyring, ctx)
         try:
@@ -242,7 +238,7 @@ class InquiryController(Controller):
         data: JSONBody[InquiryUpdate],
         session: NamedDependency[AsyncSession],
     ) -> InquiryRead:
-        inquiry = await _get(session, uid)
+        inquiry = await inquiry_or_404(session, uid)
         try:
             changes = await update_inquiry(
                 session,
@@ -257,12 +253,7 @@ class InquiryController(Controller):
         except ChangeError as exc:
             raise _error(422, exc.message, exc.field) from exc
         if changes:
-            _notify_updated(
-                request,
-                uid,
-                changes,
-                resolved="status" in changes and inquiry.status == InquiryStatus.RESOLVED,
-            )
+            notify_updated(request, inquiry, changes)
         return await _read(session, inquiry)
 
     @post("/{uid:str}/messages", opt={"permission": "inquiry:reply"})
@@ -275,13 +266,13 @@ class InquiryController(Controller):
         ctx: NamedDependency[TenantContext],
     ) -> Response[MessageRead]:
         """A reply to the customer or an internal note, bound server-side to this inquiry."""
-        inquiry = await _get(session, uid)
+        inquiry = await inquiry_or_404(session, uid)
         core = _core(request)
         pd = PersonalData(core.db, session, core.keyring, ctx)
         message = await add_message(
             session, pd, ctx, inquiry, data.kind, data.body, request.state.principal.user_id
         )
-        _notify_updated(request, uid, [data.kind])
+        notify_updated(request, inquiry, [data.kind])
         return Response(
             MessageRead(
                 uid=message.uid,
@@ -308,28 +299,10 @@ class InquiryController(Controller):
         taken = await take_next(session, request.state.principal.user_id, ids)
         if taken is None:
             return Response(None, status_code=204)
-        _notify_updated(request, taken.uid, ["assignee", "status"])
+        notify_updated(request, taken, ["assignee", "status"])
         return Response(
             (await _read(session, taken, queues)).model_dump(mode="json"), status_code=200
         )
-
-
-def _notify_updated(
-    request: Request[Any, Any, Any], uid: str, changes: list[str], resolved: bool = False
-) -> None:
-    relay, ctx = _relay(request), request.state.tenant.ctx
-    after_commit(
-        request, lambda: relay.on_inquiry_updated(ctx=ctx, inquiry_uid=uid, changes=changes)
-    )
-    if resolved:
-        after_commit(request, lambda: relay.on_inquiry_resolved(ctx=ctx, inquiry_uid=uid))
-
-
-async def _get(session: AsyncSession, uid: str) -> Inquiry:
-    inquiry = (await session.exec(select(Inquiry).where(Inquiry.uid == uid))).first()
-    if inquiry is None:
-        raise _error(404, "No such inquiry.")
-    return inquiry
 
 
 class IntakeChannelsController(Controller):
@@ -366,7 +339,7 @@ class CallController(Controller):
         core = _core(request)
         pd = PersonalData(core.db, session, core.keyring, ctx)
         try:
-            logged = await log_call(session, pd, ctx, plugin_settings, data, _relay(request))
+            logged = await log_call(session, pd, ctx, plugin_settings, data, relay_of(request))
         except InputError as exc:
             raise _error(422, exc.message, exc.field) from exc
         if not logged.duplicate:
@@ -396,7 +369,7 @@ class CallController(Controller):
             raise _error(422, exc.message, exc.field) from exc
         core = _core(request)
         pd = PersonalData(core.db, session, core.keyring, ctx)
-        relay = _relay(request)
+        relay = relay_of(request)
         results = [await log_call(session, pd, ctx, plugin_settings, call, relay) for call in calls]
         for logged in results:
             if not logged.duplicate:
@@ -410,7 +383,7 @@ class CallController(Controller):
 
 
 def _notify_call(request: Request[Any, Any, Any], ctx: TenantContext, logged: Any) -> None:
-    relay = _relay(request)
+    relay = relay_of(request)
     if logged.created:
         after_commit(
             request,
