@@ -69,8 +69,17 @@ class TenantScoped(SQLModel):
     tenant_id: int = Field(foreign_key="tenant.id", index=True, nullable=False)
 
 
+_scoped_cache: tuple[int, list[type[TenantScoped]]] = (-1, [])
+
+
 def tenant_scoped_models() -> list[type[TenantScoped]]:
-    """Every concrete (table-backed) tenant-scoped model imported so far."""
+    """Every concrete (table-backed) tenant-scoped model imported so far.
+
+    Asked on every ORM statement, so the walk is cached until a new table is defined (every
+    table model adds itself to the metadata when its class is created)."""
+    global _scoped_cache
+    if _scoped_cache[0] == len(metadata.tables):
+        return _scoped_cache[1]
     found: list[type[TenantScoped]] = []
     stack: list[type[Any]] = list(TenantScoped.__subclasses__())
     while stack:
@@ -78,4 +87,6 @@ def tenant_scoped_models() -> list[type[TenantScoped]]:
         stack.extend(cls.__subclasses__())
         if getattr(cls, "__table__", None) is not None and cls not in found:
             found.append(cls)
-    return sorted(found, key=lambda c: c.__tablename__)  # type: ignore[arg-type,return-value]
+    models = sorted(found, key=lambda c: c.__tablename__)  # type: ignore[arg-type,return-value]
+    _scoped_cache = (len(metadata.tables), models)
+    return models
