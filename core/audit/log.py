@@ -4,12 +4,12 @@ The actor (user, roles, request id, client address) comes from a context variabl
 gate sets for each request; CLI commands and jobs set their own. The chain is chosen by the
 session: a tenant-bound session appends to that tenant's chain, a platform session to the
 platform chain. Appending takes the chain's head row first (an UPDATE), which serialises
-concurrent writers on both engines.
+concurrent writers on both engines; :func:`record_many` appends a group under one update.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -25,7 +25,16 @@ from core.db.base import utcnow
 from core.db.session import session_tenant_id
 from core.db.upsert import insert_ignore
 
-__all__ = ["Actor", "acting_as", "current_actor", "record", "set_actor", "tenant_chain"]
+__all__ = [
+    "Actor",
+    "Event",
+    "acting_as",
+    "current_actor",
+    "record",
+    "record_many",
+    "set_actor",
+    "tenant_chain",
+]
 
 
 @dataclass(frozen=True)
@@ -70,11 +79,15 @@ async def _insert_head(
     await insert_ignore(session, model, {**key, "seq": 0, "hash": GENESIS}, conflict)
 
 
-async def _advance_tenant_head(session: AsyncSession, tenant_id: int) -> tuple[int, str]:
+async def _advance_tenant_head(
+    session: AsyncSession, tenant_id: int, count: int
+) -> tuple[int, str]:
+    """Reserve ``count`` sequence numbers: (the first, the hash before it). Holds the head
+    until commit."""
     bump = (
         sa.update(AuditHead)
         .where(col(AuditHead.tenant_id) == tenant_id)
-        .values(seq=col(AuditHead.seq) + 1)
+        .values(seq=col(AuditHead.seq) + count)
         .returning(col(AuditHead.seq), col(AuditHead.hash))
     )
     row = (await session.exec(bump)).first()
@@ -82,14 +95,14 @@ async def _advance_tenant_head(session: AsyncSession, tenant_id: int) -> tuple[i
         await _insert_head(session, AuditHead, {"tenant_id": tenant_id}, ["tenant_id"])
         row = (await session.exec(bump)).first()
         assert row is not None
-    return int(row[0]), str(row[1])
+    return int(row[0]) - count + 1, str(row[1])
 
 
-async def _advance_platform_head(session: AsyncSession) -> tuple[int, str]:
+async def _advance_platform_head(session: AsyncSession, count: int) -> tuple[int, str]:
     bump = (
         sa.update(PlatformAuditHead)
         .where(col(PlatformAuditHead.id) == 1)
-        .values(seq=col(PlatformAuditHead.seq) + 1)
+        .values(seq=col(PlatformAuditHead.seq) + count)
         .returning(col(PlatformAuditHead.seq), col(PlatformAuditHead.hash))
     )
     row = (await session.exec(bump)).first()
@@ -97,7 +110,20 @@ async def _advance_platform_head(session: AsyncSession) -> tuple[int, str]:
         await _insert_head(session, PlatformAuditHead, {"id": 1}, ["id"])
         row = (await session.exec(bump)).first()
         assert row is not None
-    return int(row[0]), str(row[1])
+    return int(row[0]) - count + 1, str(row[1])
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event to append with :func:`record_many`; never holds personal values."""
+
+    action: str
+    object_type: str = ""
+    object_id: str | int = ""
+    fields: Iterable[str] = ()
+    purpose: str = ""
+    outcome: str = "ok"
+    actor: Actor | None = None  # None: the current actor
 
 
 async def record(
@@ -112,40 +138,54 @@ async def record(
     actor: Actor | None = None,
 ) -> str:
     """Append one event to the session's chain; returns its hash. Never pass personal values."""
-    actor = actor or current_actor()
+    event = Event(action, object_type, object_id, tuple(fields), purpose, outcome, actor)
+    return (await record_many(session, [event]))[0]
+
+
+async def record_many(session: AsyncSession, events: Sequence[Event]) -> list[str]:
+    """Append events to the session's chain in order, taking the chain's head once (a group
+    of requests committed together pays for one head update, not one per event)."""
+    if not events:
+        return []
     tenant_id = session_tenant_id(session.sync_session)
+    model: Any
+    head: Any
     if tenant_id is not None:
-        seq, prev = await _advance_tenant_head(session, tenant_id)
-        chain = tenant_chain(tenant_id)
+        seq, prev = await _advance_tenant_head(session, tenant_id, len(events))
+        chain, model, head = tenant_chain(tenant_id), AuditEvent, AuditHead
+        where = col(AuditHead.tenant_id) == tenant_id
     else:
-        seq, prev = await _advance_platform_head(session)
-        chain = "platform"
-    values = [
-        seq,
-        utcnow(),
-        actor.user_id,
-        sorted(actor.roles),
-        action,
-        object_type,
-        str(object_id),
-        sorted(fields),
-        purpose[:500],
-        outcome,
-        actor.request_id,
-        actor.client_addr,
-        prev,
-    ]
-    digest = event_hash(chain, values)
-    columns: dict[str, Any] = dict(zip(HASHED_COLUMNS, values, strict=True))
-    if tenant_id is not None:
-        session.add(AuditEvent(tenant_id=tenant_id, hash=digest, **columns))
-        await session.exec(
-            sa.update(AuditHead).where(col(AuditHead.tenant_id) == tenant_id).values(hash=digest)
-        )
-    else:
-        session.add(PlatformAuditEvent(hash=digest, **columns))
-        await session.exec(
-            sa.update(PlatformAuditHead).where(col(PlatformAuditHead.id) == 1).values(hash=digest)
-        )
-    await session.flush()
-    return digest
+        seq, prev = await _advance_platform_head(session, len(events))
+        chain, model, head = "platform", PlatformAuditEvent, PlatformAuditHead
+        where = col(PlatformAuditHead.id) == 1
+    fallback = current_actor()
+    now = utcnow()
+    rows: list[dict[str, Any]] = []
+    hashes: list[str] = []
+    for offset, event in enumerate(events):
+        actor = event.actor or fallback
+        values = [
+            seq + offset,
+            now,
+            actor.user_id,
+            sorted(actor.roles),
+            event.action,
+            event.object_type,
+            str(event.object_id),
+            sorted(event.fields),
+            event.purpose[:500],
+            event.outcome,
+            actor.request_id,
+            actor.client_addr,
+            prev,
+        ]
+        prev = event_hash(chain, values)
+        row = dict(zip(HASHED_COLUMNS, values, strict=True))
+        row["hash"] = prev
+        if tenant_id is not None:
+            row["tenant_id"] = tenant_id
+        rows.append(row)
+        hashes.append(prev)
+    await session.exec(sa.insert(model), params=rows)
+    await session.exec(sa.update(head).where(where).values(hash=prev))
+    return hashes

@@ -53,8 +53,40 @@ def _touches(state: ORMExecuteState) -> list[type[Any]]:
     return [m.class_ for m in state.all_mappers if issubclass(m.class_, TenantScoped)]
 
 
+def _inserted_rows(state: ORMExecuteState) -> list[Any]:
+    params = state.parameters
+    if isinstance(params, list | tuple):
+        return list(params)
+    if params:
+        return [params]
+    # values embedded in the statement (insert(...).values(...))
+    dialect = state.session.get_bind().dialect
+    return [state.statement.compile(dialect=dialect).params]
+
+
+def _check_insert(state: ORMExecuteState) -> None:
+    """A bulk insert (``insert(Model)`` with rows) passes no flush, so it is checked here:
+    every row must carry the session's tenant."""
+    mapper = state.bind_mapper
+    if mapper is None or not issubclass(mapper.class_, TenantScoped):
+        return
+    cls = mapper.class_
+    tenant_id = session_tenant_id(state.session)
+    for row in _inserted_rows(state):
+        row_tenant = row.get("tenant_id")
+        if tenant_id is None:
+            if _cross_tenant_allowed(state.session, cls) and row_tenant is not None:
+                continue
+            raise TenantContextMissing(f"insert into {cls.__tablename__} with no tenant")
+        if row_tenant != tenant_id:
+            raise PermissionError(f"insert of another tenant's {cls.__tablename__} row")
+
+
 @event.listens_for(TenantSession, "do_orm_execute")
 def _filter_to_tenant(state: ORMExecuteState) -> None:
+    if state.is_insert:
+        _check_insert(state)
+        return
     if not (state.is_select or state.is_update or state.is_delete):
         return
     if state.is_column_load or state.is_relationship_load:

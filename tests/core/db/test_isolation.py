@@ -61,6 +61,30 @@ async def test_insert_for_other_tenant_is_refused(
         assert {r.plugin_id for r in (await s.exec(select(TenantPlugin))).all()} == {"intake"}
 
 
+async def test_bulk_insert_for_other_tenant_or_none_is_refused(
+    db: Database, two_tenants: tuple[TenantContext, TenantContext]
+) -> None:
+    a, b = two_tenants
+    async with db.session(b) as s:
+        before = {r.plugin_id for r in (await s.exec(select(TenantPlugin))).all()}
+    rows = [{"tenant_id": b.id, "plugin_id": "voc"}, {"tenant_id": a.id, "plugin_id": "voc"}]
+    with pytest.raises(PermissionError):
+        async with db.session(b) as s:
+            await s.exec(sa.insert(TenantPlugin), params=rows)
+    with pytest.raises(PermissionError):  # a row that names no tenant is not taken on trust
+        async with db.session(b) as s:
+            await s.exec(sa.insert(TenantPlugin), params=[{"plugin_id": "voc"}])
+    with pytest.raises(TenantContextMissing):
+        async with db.session() as s:
+            await s.exec(sa.insert(TenantPlugin), params=rows[:1])
+    async with db.session(b) as s:
+        await s.exec(sa.insert(TenantPlugin), params=rows[:1])
+    async with db.session(a) as s:
+        assert {r.plugin_id for r in (await s.exec(select(TenantPlugin))).all()} == {"intake"}
+    async with db.session(b) as s:
+        assert {r.plugin_id for r in (await s.exec(select(TenantPlugin))).all()} == before | {"voc"}
+
+
 async def test_insert_without_tenant_id_takes_the_session_tenant(
     db: Database, two_tenants: tuple[TenantContext, TenantContext]
 ) -> None:
