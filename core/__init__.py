@@ -3,8 +3,9 @@
 Plugins import only what is listed in ``__all__`` here, never a private module of ``core``.
 """
 
-from core.audit.log import Actor, acting_as
+from core.audit.log import Actor, AuditEntry, acting_as
 from core.audit.log import record as audit
+from core.audit.log import record_many as audit_many
 from core.crypto.keyfiles import load_or_create_key
 from core.db.base import JSONType, TenantScoped, TZDateTime, utcnow
 from core.db.engine import Database
@@ -34,6 +35,7 @@ from core.web.ui.render import page
 __all__ = [
     "Actor",
     "ApiError",
+    "AuditEntry",
     "Customer",
     "Database",
     "JSONType",
@@ -57,6 +59,7 @@ __all__ = [
     "acting_as",
     "after_commit",
     "audit",
+    "audit_many",
     "enabled_plugins",
     "enqueue",
     "enqueue_in",

@@ -27,7 +27,7 @@ from core.db.upsert import insert_ignore
 
 __all__ = [
     "Actor",
-    "Event",
+    "AuditEntry",
     "acting_as",
     "current_actor",
     "record",
@@ -114,7 +114,7 @@ async def _advance_platform_head(session: AsyncSession, count: int) -> tuple[int
 
 
 @dataclass(frozen=True)
-class Event:
+class AuditEntry:
     """One event to append with :func:`record_many`; never holds personal values."""
 
     action: str
@@ -138,11 +138,11 @@ async def record(
     actor: Actor | None = None,
 ) -> str:
     """Append one event to the session's chain; returns its hash. Never pass personal values."""
-    event = Event(action, object_type, object_id, tuple(fields), purpose, outcome, actor)
+    event = AuditEntry(action, object_type, object_id, tuple(fields), purpose, outcome, actor)
     return (await record_many(session, [event]))[0]
 
 
-async def record_many(session: AsyncSession, events: Sequence[Event]) -> list[str]:
+async def record_many(session: AsyncSession, events: Sequence[AuditEntry]) -> list[str]:
     """Append events to the session's chain in order, taking the chain's head once (a group
     of requests committed together pays for one head update, not one per event)."""
     if not events:

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import os
@@ -25,6 +26,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 __all__ = [
     "SealError",
     "blind_index",
+    "forget_index_keys",
     "new_data_key",
     "open_field",
     "seal_field",
@@ -110,6 +112,7 @@ def open_field(key: bytes, tenant_id: int, table: str, column: str, uid: str, se
     return plain.decode()
 
 
+@functools.lru_cache(maxsize=1024)  # derived once per key and kind; cleared on shredding
 def _index_key(data_key: bytes, kind: str) -> bytes:
     return HKDF(
         algorithm=hashes.SHA256(),
@@ -117,6 +120,11 @@ def _index_key(data_key: bytes, kind: str) -> bytes:
         salt=None,
         info=f"madoguchi-blind-index|{kind}".encode(),
     ).derive(data_key)
+
+
+def forget_index_keys() -> None:
+    """Drop the derived index keys from memory (a tenant's data key was destroyed)."""
+    _index_key.cache_clear()
 
 
 def blind_index(data_key: bytes, kind: str, normalised: str) -> str:

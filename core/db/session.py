@@ -61,7 +61,8 @@ def _inserted_rows(state: ORMExecuteState) -> list[Any]:
         return [params]
     # values embedded in the statement (insert(...).values(...))
     dialect = state.session.get_bind().dialect
-    return [state.statement.compile(dialect=dialect).params]
+    statement: Any = state.statement
+    return [statement.compile(dialect=dialect).params]
 
 
 def _check_insert(state: ORMExecuteState) -> None:

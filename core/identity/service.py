@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.audit.log import record
@@ -31,6 +32,7 @@ __all__ = [
     "grant_role",
     "hash_token",
     "principal_for",
+    "principals_for_tokens",
     "revoke_role",
     "set_password",
 ]
@@ -211,11 +213,7 @@ async def authenticate_token(session: AsyncSession, token: str) -> Principal | N
     return await principal_for(session, user, api_token.tenant_id)
 
 
-async def principal_for(
-    session: AsyncSession, user: User, token_tenant_id: int | None = None
-) -> Principal:
-    """The user's roles by domain, read fresh (a revoked grant counts at once)."""
-    grants = (await session.exec(select(RoleGrant).where(RoleGrant.user_id == user.id))).all()
+def _principal(user: User, grants: Iterable[RoleGrant], token_tenant_id: int | None) -> Principal:
     roles: dict[str, set[str]] = {}
     for grant in grants:
         if token_tenant_id is not None and grant.tenant_id != token_tenant_id:
@@ -230,6 +228,50 @@ async def principal_for(
         language=user.language,
         display_name=user.display_name,
     )
+
+
+async def principal_for(
+    session: AsyncSession, user: User, token_tenant_id: int | None = None
+) -> Principal:
+    """The user's roles by domain, read fresh (a revoked grant counts at once)."""
+    grants = (await session.exec(select(RoleGrant).where(RoleGrant.user_id == user.id))).all()
+    return _principal(user, grants, token_tenant_id)
+
+
+async def principals_for_tokens(
+    session: AsyncSession, token_hashes: Iterable[str]
+) -> dict[str, Principal]:
+    """The principals behind many token hashes at once, read fresh (two statements); a hash
+    that is unknown, expired, revoked or of a disabled user is missing from the answer."""
+    wanted = sorted(set(token_hashes))
+    if not wanted:
+        return {}
+    now = utcnow()
+    rows = (
+        await session.exec(
+            select(ApiToken, User)
+            .join(User, User.id == ApiToken.user_id)  # type: ignore[arg-type]
+            .where(col(ApiToken.token_hash).in_(wanted))
+        )
+    ).all()
+    live = [
+        (token, user)
+        for token, user in rows
+        if user.is_active
+        and token.revoked_at is None
+        and (token.expires_at is None or token.expires_at > now)
+    ]
+    user_ids = sorted({_id(user) for _, user in live})
+    grants: dict[int, list[RoleGrant]] = {}
+    if user_ids:
+        for grant in (
+            await session.exec(select(RoleGrant).where(col(RoleGrant.user_id).in_(user_ids)))
+        ).all():
+            grants.setdefault(grant.user_id, []).append(grant)
+    return {
+        token.token_hash: _principal(user, grants.get(_id(user), []), token.tenant_id)
+        for token, user in live
+    }
 
 
 async def set_password(session: AsyncSession, email: str, password: str) -> None:

@@ -12,14 +12,16 @@ decides how, and records it in the same transaction as the read.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
+import sqlalchemy as sa
+from sqlalchemy import or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.audit.log import record
+from core.audit.log import Actor, AuditEntry, record, record_many
 from core.crypto.sealing import blind_index, open_field, seal_field, sealed_version
 from core.db.base import utcnow
 from core.db.engine import Database
@@ -30,11 +32,16 @@ from core.security.guard import check_canaries, check_limits
 from core.tenancy.context import TenantContext
 from core.tenancy.models import Tenant
 
-__all__ = ["PersonalData", "PurposeRequired", "UnknownField"]
+__all__ = ["CustomerRef", "PersonalData", "PurposeRequired", "UnknownField"]
 
 FIELDS: Mapping[str, str] = Customer.__pii__
 INDEXED = {"phone": "phone_index", "email": "email_index"}
 MIN_PURPOSE = 4
+
+
+class CustomerRef(NamedTuple):
+    id: int
+    uid: str
 
 
 class PurposeRequired(ValueError):
@@ -51,6 +58,13 @@ class PersonalData:
     session: AsyncSession
     keyring: KeyRing
     tenant: TenantContext
+    # the active data key, read once per accessor (an accessor lives for one transaction)
+    _active: tuple[int, bytes] | None = field(default=None, init=False, repr=False)
+
+    async def _active_key(self) -> tuple[int, bytes]:
+        if self._active is None:
+            self._active = await self.keyring.active_key(self.session, self.tenant.id)
+        return self._active
 
     async def _tenant_row(self) -> Tenant:
         async with self.db.session() as platform:
@@ -85,32 +99,122 @@ class PersonalData:
             fields=list(values),
         )
 
+    async def create_customers(
+        self,
+        people: Sequence[Mapping[str, str | None]],
+        actors: Sequence[Actor | None] | None = None,
+    ) -> list[CustomerRef | None]:
+        """The customer of each entry of a group: found by phone, then by e-mail (blind
+        indexes), or else created, once per phone number or address within the group.
+        An entry with no phone, e-mail or name gets None. One lookup and one insert for the
+        whole group; each new record is audited as ``customer.create`` by its entry's actor."""
+        for values in people:
+            unknown = sorted(set(values) - set(FIELDS))
+            if unknown:
+                raise UnknownField(unknown[0])
+        version, key = await self._active_key()
+
+        def index(kind: str, value: str | None) -> str | None:
+            return blind_index(key, kind, normalise(kind, value)) if value else None
+
+        wanted = [(index("phone", v.get("phone")), index("email", v.get("email"))) for v in people]
+        phones = {phone for phone, _ in wanted if phone}
+        emails = {email for _, email in wanted if email}
+        by_phone: dict[str, CustomerRef] = {}
+        by_email: dict[str, CustomerRef] = {}
+        if phones or emails:
+            rows = await self.session.exec(
+                select(Customer.id, Customer.uid, Customer.phone_index, Customer.email_index)
+                .where(
+                    or_(
+                        col(Customer.phone_index).in_(phones), col(Customer.email_index).in_(emails)
+                    )
+                )
+                .where(col(Customer.merged_into_id).is_(None))
+                .order_by(col(Customer.id))
+            )
+            for ident, uid, phone, email in rows.all():
+                ref = CustomerRef(ident or 0, uid)
+                if phone in phones:
+                    by_phone.setdefault(phone, ref)
+                if email in emails:
+                    by_email.setdefault(email, ref)
+        answers: list[CustomerRef | None] = []
+        new_rows: list[dict[str, Any]] = []
+        events: list[AuditEntry] = []
+        now = utcnow()
+        for n, (values, (phone, email)) in enumerate(zip(people, wanted, strict=True)):
+            found = (by_phone.get(phone) if phone else None) or (
+                by_email.get(email) if email else None
+            )
+            if found is None and (phone or email or values.get("name")):
+                found = CustomerRef(0, str(uuid.uuid4()))  # the id is known after the insert
+                new_rows.append(
+                    {
+                        "tenant_id": self.tenant.id,
+                        "uid": found.uid,
+                        "created_at": now,
+                        "updated_at": now,
+                        **self._sealed(key, version, found.uid, values),
+                    }
+                )
+                events.append(
+                    AuditEntry(
+                        "customer.create",
+                        object_type="customer",
+                        object_id=found.uid,
+                        fields=[k for k, v in values.items() if v],
+                        actor=actors[n] if actors else None,
+                    )
+                )
+                if phone:
+                    by_phone[phone] = found
+                if email:
+                    by_email.setdefault(email, found)
+            answers.append(found)
+        if new_rows:
+            inserted = await self.session.exec(
+                sa.insert(Customer).returning(
+                    col(Customer.uid), col(Customer.id), sort_by_parameter_order=True
+                ),
+                params=new_rows,
+            )
+            ids = dict(inserted.all())
+            answers = [CustomerRef(ids[a.uid], a.uid) if a and not a.id else a for a in answers]
+            await record_many(self.session, events)
+        return answers
+
+    def _sealed(
+        self, key: bytes, version: int, uid: str, values: Mapping[str, str | None]
+    ) -> dict[str, str | None]:
+        """Column values for a customer's fields: sealed, with the blind indexes."""
+        columns: dict[str, str | None] = {}
+        for name, value in values.items():
+            if value is None or not str(value).strip():
+                columns[name] = None
+                if name in INDEXED:
+                    columns[INDEXED[name]] = None
+                continue
+            text = normalise(FIELDS[name], str(value)) if name in INDEXED else str(value).strip()
+            columns[name] = seal_field(key, version, self.tenant.id, "customer", name, uid, text)
+            if name in INDEXED:
+                columns[INDEXED[name]] = blind_index(key, name, text)
+        return columns
+
     async def _seal(self, customer: Customer, values: Mapping[str, str | None]) -> None:
         unknown = sorted(set(values) - set(FIELDS))
         if unknown:
             raise UnknownField(unknown[0])
-        version, key = await self.keyring.active_key(self.session, self.tenant.id)
-        for name, value in values.items():
-            if value is None or not str(value).strip():
-                setattr(customer, name, None)
-                if name in INDEXED:
-                    setattr(customer, INDEXED[name], None)
-                continue
-            text = normalise(FIELDS[name], str(value)) if name in INDEXED else str(value).strip()
-            setattr(
-                customer,
-                name,
-                seal_field(key, version, self.tenant.id, "customer", name, customer.uid, text),
-            )
-            if name in INDEXED:
-                setattr(customer, INDEXED[name], blind_index(key, name, text))
+        version, key = await self._active_key()
+        for name, value in self._sealed(key, version, customer.uid, values).items():
+            setattr(customer, name, value)
 
     async def seal_text(self, table: str, column: str, uid: str, text: str | None) -> str | None:
         """Seal free text of another table (an inquiry's subject, a message body) the same way
         as a customer's fields: bound to (tenant, table, column, uid)."""
         if text is None or not text.strip():
             return None
-        version, key = await self.keyring.active_key(self.session, self.tenant.id)
+        version, key = await self._active_key()
         return seal_field(key, version, self.tenant.id, table, column, uid, text)
 
     async def open_text(self, table: str, column: str, uid: str, sealed: str | None) -> str | None:
@@ -126,7 +230,7 @@ class PersonalData:
         """Exact lookups through the blind indexes (every live key version is tried)."""
         if not phone and not email:
             return []
-        _, key = await self.keyring.active_key(self.session, self.tenant.id)
+        _, key = await self._active_key()
         statement = select(Customer)
         if phone:
             statement = statement.where(

@@ -17,7 +17,15 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.crypto.sealing import SealError, key_id, new_data_key, unwrap_key, wrap_key, wrapped_by
+from core.crypto.sealing import (
+    SealError,
+    forget_index_keys,
+    key_id,
+    new_data_key,
+    unwrap_key,
+    wrap_key,
+    wrapped_by,
+)
 from core.db.base import utcnow
 from core.db.upsert import insert_ignore
 from core.pii.models import TenantKey
@@ -208,4 +216,5 @@ class KeyRing:
                 count += 1
         for cached in [k for k in self._data_keys if k[0] == tenant_id]:
             del self._data_keys[cached]
+        forget_index_keys()
         return count

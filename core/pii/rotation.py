@@ -31,6 +31,7 @@ async def rotate_tenant(db: Database, settings: Settings, tenant_id: int) -> int
         customers = list((await session.exec(select(Customer))).all())
         plain = await pd.plaintext_rows(customers)
         version, _ = await keyring.new_version(session, tenant_id)
+        pd = PersonalData(db, session, keyring, ctx)  # a fresh accessor seals with the new key
         for customer, values in zip(customers, plain, strict=True):
             await pd._seal(customer, {k: v for k, v in values.items() if k != "uid"})
         for row in (await session.exec(select(TenantKey))).all():

@@ -3,6 +3,12 @@
 Routes declare one of ``opt={"public": True}``, ``opt={"authenticated": True}`` (any signed-in
 caller) or ``opt={"permission": "object:action"}``; ``create_app`` refuses to start otherwise.
 
+A write route that commits many requests together (:mod:`core.db.group_commit`) may add
+``"recheck_on_write": True``: the gate then takes a bearer token's principal and the tenant
+from a cache of a few seconds, and the route must call :func:`recheck_access` inside its write
+transaction, which reads them afresh for the whole group; a revoked token or grant, a closed
+tenant or a disabled plugin is refused there, before anything is written, and audited.
+
 Order matters for what a stranger can learn: an unauthenticated caller gets 401 before any
 lookup; a caller with no role in a tenant gets the same 404 as for a tenant that does not
 exist; a tenant that has not enabled a plugin gets 404 from its routes; only a member of the
@@ -11,6 +17,7 @@ tenant lacking a permission sees 403. Denials are audited in their own transacti
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -18,19 +25,40 @@ from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
-from core.audit.log import Actor, current_actor, record, set_actor
+from core.audit.log import Actor, AuditEntry, current_actor, record, record_many, set_actor
 from core.authz.roles import PLATFORM_DOMAIN
 from core.identity.models import User
-from core.identity.service import Principal, authenticate_token, principal_for, tenant_domain
+from core.identity.service import (
+    Principal,
+    authenticate_token,
+    hash_token,
+    principal_for,
+    principals_for_tokens,
+    tenant_domain,
+)
 from core.identity.sessions import COOKIE, csrf_matches, session_user
-from core.tenancy.models import TenantStatus
-from core.tenancy.service import context_of, enabled_plugins, get_tenant
+from core.tenancy.context import TenantContext
+from core.tenancy.models import Tenant, TenantStatus
+from core.tenancy.service import context_of, enabled_plugins, get_tenant, tenant_plugins
 from core.web.errors import ApiError
 from core.web.state import CoreState, RequestTenant, core_state
 
-__all__ = ["AUTHENTICATED", "enforce_access", "route_permission"]
+__all__ = ["AUTHENTICATED", "AccessClaim", "enforce_access", "recheck_access", "route_permission"]
 
 log = structlog.get_logger("madoguchi.access")
+
+
+@dataclass(frozen=True)
+class AccessClaim:
+    """What the gate let through on a ``recheck_on_write`` route, to be checked again."""
+
+    permission: str
+    plugin: str | None
+    token_hash: str | None  # None: a session cookie, read fresh at the gate
+    principal: Principal
+    actor: Actor
+
+
 AUTHENTICATED = "*authenticated*"
 _SAFE = {"GET", "HEAD", "OPTIONS"}
 
@@ -49,7 +77,9 @@ def route_permission(handler: BaseRouteHandler) -> str | None:
     return permission
 
 
-async def _load_tenant(core: CoreState, slug: str) -> RequestTenant | None:
+async def _load_tenant(core: CoreState, slug: str, cached: bool = False) -> RequestTenant | None:
+    if cached and (recent := core.recent_tenants.get(slug)) is not None:
+        return recent
     async with core.db.session() as session:
         tenant = await get_tenant(session, slug)
     if tenant is None or tenant.status != TenantStatus.ACTIVE:
@@ -62,7 +92,9 @@ async def _load_tenant(core: CoreState, slug: str) -> RequestTenant | None:
         for stale in [k for k in core.enabled_cache if k[0] == ctx.id]:
             del core.enabled_cache[stale]
         core.enabled_cache[key] = enabled
-    return RequestTenant(ctx, tenant.config_version, dict(tenant.role_templates or {}), enabled)
+    loaded = RequestTenant(ctx, tenant.config_version, dict(tenant.role_templates or {}), enabled)
+    core.recent_tenants[slug] = loaded
+    return loaded
 
 
 def _bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
@@ -71,14 +103,21 @@ def _bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-async def _identify(core: CoreState, connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
+async def _identify(
+    core: CoreState, connection: ASGIConnection[Any, Any, Any, Any], cached: bool = False
+) -> tuple[Principal, str | None]:
+    """The caller, and the hash of their bearer token (None for a session cookie)."""
     token = _bearer(connection)
     if token is not None:
+        digest = hash_token(token)
+        if cached and (recent := core.recent_principals.get(digest)) is not None:
+            return recent, digest
         async with core.db.session() as session:
             principal = await authenticate_token(session, token)
         if principal is None:
             raise ApiError(401, "The token is unknown, expired or revoked.")
-        return principal
+        core.recent_principals[digest] = principal
+        return principal, digest
     cookie = connection.cookies.get(COOKIE)
     if not cookie:
         raise ApiError(401, "Authentication required (sign in, or Authorization: Bearer <token>).")
@@ -95,7 +134,7 @@ async def _identify(core: CoreState, connection: ASGIConnection[Any, Any, Any, A
         user = await session.get(User, user_id)
         if user is None or not user.is_active:
             raise ApiError(401, "This account is disabled.")
-        return await principal_for(session, user)
+        return await principal_for(session, user), None
 
 
 async def _submitted_csrf(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
@@ -129,7 +168,8 @@ async def enforce_access(
     if permission is None:
         await _public_tenant(core, connection, handler)
         return
-    principal = await _identify(core, connection)
+    recheck = handler.opt.get("recheck_on_write") is True
+    principal, token_hash = await _identify(core, connection, cached=recheck)
     connection.state.principal = principal
     structlog.contextvars.bind_contextvars(user=principal.user_id)
     client = connection.client.host if connection.client else ""
@@ -141,7 +181,7 @@ async def enforce_access(
         domain, templates, version = PLATFORM_DOMAIN, {}, 0
         roles = principal.roles_in(PLATFORM_DOMAIN)
     else:
-        tenant = await _load_tenant(core, str(slug))
+        tenant = await _load_tenant(core, str(slug), cached=recheck)
         if tenant is None:
             raise ApiError(404, "No such tenant.")
         domain = tenant_domain(tenant.ctx.id)
@@ -162,6 +202,10 @@ async def enforce_access(
     if not core.authorizer.allows(roles, domain, permission, version=version, templates=templates):
         await _denied(core, tenant, permission, "missing_permission")
         raise ApiError(403, f"Permission {permission} is required.")
+    if recheck:
+        connection.state.access_claim = AccessClaim(
+            permission, handler.opt.get("plugin"), token_hash, principal, current_actor()
+        )
 
 
 async def _public_tenant(
@@ -211,3 +255,59 @@ async def _denied(
             object_id=permission,
             outcome=f"denied:{reason}",
         )
+
+
+async def recheck_access(
+    session: Any, core: CoreState, ctx: TenantContext, claims: list[AccessClaim]
+) -> list[ApiError | None]:
+    """Check a group's access again inside its write transaction (a tenant-bound session):
+    the tenant, its plugins, the tokens and the grants are read afresh, once for the whole
+    group. Returns, per claim, None or the error the gate would now answer; denials are
+    audited in this transaction."""
+    tenant = await session.get(Tenant, ctx.id)
+    if tenant is None or tenant.status != TenantStatus.ACTIVE:
+        return [ApiError(404, "No such tenant.") for _ in claims]
+    enabled = {p.plugin_id for p in await tenant_plugins(session) if p.enabled}
+    fresh = await principals_for_tokens(session, [c.token_hash for c in claims if c.token_hash])
+    domain = tenant_domain(ctx.id)
+    answers: list[ApiError | None] = []
+    denials: list[AuditEntry] = []
+    for claim in claims:
+        if claim.plugin is not None and claim.plugin not in enabled:
+            answers.append(ApiError(404, "This feature is not enabled for the tenant."))
+            continue
+        principal = fresh.get(claim.token_hash) if claim.token_hash else claim.principal
+        if principal is None:
+            answers.append(ApiError(401, "The token is unknown, expired or revoked."))
+            continue
+        roles = _roles_in_tenant(principal, domain)
+        reason = ""
+        if not roles:
+            reason, error = "no_role", ApiError(404, "No such tenant.")
+        elif not core.authorizer.allows(
+            roles,
+            domain,
+            claim.permission,
+            version=tenant.config_version,
+            templates=dict(tenant.role_templates or {}),
+        ):
+            reason = "missing_permission"
+            error = ApiError(403, f"Permission {claim.permission} is required.")
+        if reason:
+            log.warning(
+                "access_denied", user=principal.user_id, permission=claim.permission, reason=reason
+            )
+            denials.append(
+                AuditEntry(
+                    "access.denied",
+                    object_type="permission",
+                    object_id=claim.permission,
+                    outcome=f"denied:{reason}",
+                    actor=claim.actor,
+                )
+            )
+            answers.append(error)
+        else:
+            answers.append(None)
+    await record_many(session, denials)
+    return answers

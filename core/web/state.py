@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from cachetools import TTLCache
+
 from core.authz.policy import Authorizer
 from core.db.engine import Database
 from core.identity.service import Principal
@@ -34,6 +36,14 @@ class CoreState:
     keyring: KeyRing
     # (tenant id, config version) -> enabled plugin ids; a version bump on any node misses
     enabled_cache: dict[tuple[int, int], frozenset[str]] = field(default_factory=dict)
+    # for routes that check access again inside their write transaction (``recheck_on_write``)
+    # only: token hash -> Principal, tenant slug -> RequestTenant, each for a few seconds
+    recent_principals: TTLCache[str, Principal] = field(
+        default_factory=lambda: TTLCache(maxsize=10_000, ttl=10.0)
+    )
+    recent_tenants: TTLCache[str, RequestTenant] = field(
+        default_factory=lambda: TTLCache(maxsize=10_000, ttl=5.0)
+    )
     menu_items: list[MenuItem] = field(default_factory=list)
     portal_sections: list[PortalSection] = field(default_factory=list)
 

@@ -6,11 +6,9 @@ caller commits (a route's session, a job's session) and sends the hooks after co
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,15 +17,13 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import (
-    Customer,
     PersonalData,
     TenantContext,
     audit,
-    enqueue_in,
-    insert_ignore,
     utcnow,
 )
 from plugins.intake.models import Inquiry, InquiryMessage, InquiryStatus, Queue
+from plugins.intake.registration import NewInquiry, ensure_default_queue, register_inquiries
 
 __all__ = [
     "KNOWN_CHANNELS",
@@ -46,7 +42,6 @@ __all__ = [
 
 log = structlog.get_logger("madoguchi.intake")
 KNOWN_CHANNELS = ("web", "email", "chat", "phone")
-RECEIPT_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 
 
 def channel_summary(settings: dict[str, Any]) -> dict[str, Any]:
@@ -73,82 +68,6 @@ def check_channels(ctx: TenantContext, settings: dict[str, Any]) -> None:
         log.warning("intake_email_without_address", tenant=ctx.slug)
 
 
-async def ensure_default_queue(session: AsyncSession, ctx: TenantContext) -> Queue:
-    """The tenant's first queue, created once even when first inquiries arrive together."""
-    existing = (await session.exec(select(Queue).order_by(col(Queue.position)))).first()
-    if existing is not None:
-        return existing
-    await insert_ignore(
-        session,
-        Queue,
-        {
-            "tenant_id": ctx.id,
-            "slug": "general",
-            "name": "一般窓口",
-            "position": 1000,
-            "channels": [],
-            "keywords": [],
-        },
-        ["tenant_id", "slug"],
-    )
-    return (await session.exec(select(Queue).where(Queue.slug == "general"))).one()
-
-
-def new_receipt_no() -> str:
-    body = "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(8))
-    return f"{body[:4]}-{body[4:]}"
-
-
-@dataclass
-class NewInquiry:
-    channel: str
-    subject: str | None
-    body: str | None
-    category: str = ""
-    priority: int = 3
-    name: str | None = None
-    name_kana: str | None = None
-    phone: str | None = None
-    email: str | None = None
-    address: str | None = None
-    message_id: str | None = None
-    tags: Sequence[str] = ()
-
-
-def _route(queues: list[Queue], channel: str, text: str, chosen: str | None) -> Queue | None:
-    by_slug = {q.slug: q for q in queues}
-    if chosen and chosen in by_slug:
-        return by_slug[chosen]
-    ordered = sorted(queues, key=lambda q: q.position)
-    for queue in ordered:
-        if queue.keywords and any(k and k in text for k in queue.keywords):
-            return queue
-    for queue in ordered:
-        if channel in (queue.channels or []):
-            return queue
-    return ordered[-1] if ordered else None
-
-
-async def find_or_create_customer(pd: PersonalData, data: NewInquiry) -> Customer | None:
-    if not (data.phone or data.email or data.name):
-        return None
-    for lookup in ({"phone": data.phone}, {"email": data.email}):
-        value = next(iter(lookup.values()))
-        if value:
-            found = await pd.find(**lookup)  # type: ignore[arg-type]
-            if found:
-                return found[0]
-    return await pd.create_customer(
-        {
-            "name": data.name,
-            "name_kana": data.name_kana,
-            "phone": data.phone,
-            "email": data.email,
-            "address": data.address,
-        }
-    )
-
-
 async def create_inquiry(
     session: AsyncSession,
     pd: PersonalData,
@@ -157,55 +76,14 @@ async def create_inquiry(
     data: NewInquiry,
     relay: Any,
 ) -> Inquiry:
-    """Register an inquiry: its customer (found by blind index or created), its queue, its
-    SLA due times, its first message; audited. Hooks are the caller's, after commit."""
-    queues = list((await session.exec(select(Queue))).all()) or [
-        await ensure_default_queue(session, ctx)
-    ]
-    text = "\n".join(t for t in (data.subject, data.body) if t)
-    chosen = relay.resolve_queue(ctx=ctx, channel=data.channel, category=data.category, text=text)
-    queue = _route(queues, data.channel, text, chosen)
-    customer = await find_or_create_customer(pd, data)
-    now = utcnow()
-    inquiry = Inquiry(
-        tenant_id=ctx.id,
-        uid=str(uuid.uuid4()),
-        receipt_no=new_receipt_no(),
-        channel=data.channel,
-        priority=max(1, min(data.priority, 5)),
-        queue_id=queue.id if queue else None,
-        category=data.category[:64],
-        tags=list(data.tags),
-        customer_id=customer.id if customer else None,
-        first_response_due=now + timedelta(minutes=settings["first_response_minutes"]),
-        resolution_due=now + timedelta(hours=settings["resolution_hours"]),
-        created_at=now,
-        updated_at=now,
+    """Register one inquiry (a group of one): its customer, queue (``resolve_queue`` first),
+    SLA due times and first message; audited. Hooks are the caller's, after commit."""
+    data.chosen_queue = relay.resolve_queue(
+        ctx=ctx, channel=data.channel, category=data.category, text=data.text
     )
-    inquiry.subject = await pd.seal_text("intake_inquiry", "subject", inquiry.uid, data.subject)
-    session.add(inquiry)
-    await session.flush()
-    message = InquiryMessage(
-        tenant_id=ctx.id,
-        uid=str(uuid.uuid4()),
-        inquiry_id=inquiry.id,  # type: ignore[arg-type]
-        kind="inbound",
-        channel=data.channel,
-        message_id=data.message_id,
-    )
-    message.body = await pd.seal_text("intake_message", "body", message.uid, data.body)
-    session.add(message)
-    await session.flush()
-    await audit(
-        session,
-        "inquiry.create",
-        object_type="inquiry",
-        object_id=inquiry.uid,
-        fields=[data.channel],
-    )
-    from plugins.intake.sla import SLA_CHECK  # the watch starts with a tenant's first inquiry
-
-    await enqueue_in(session, SLA_CHECK, {"repeat": True}, max_attempts=3, once=True)
+    (registered,) = await register_inquiries(session, pd, ctx, settings, [data])
+    inquiry = await session.get(Inquiry, registered.id)
+    assert inquiry is not None
     return inquiry
 
 

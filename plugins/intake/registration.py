@@ -1,0 +1,233 @@
+"""Registering inquiries: one, or a group committed together, the same way for every channel.
+
+A group pays for its statements once: one read of the queues and of the data key, one lookup
+and one insert of customers, one insert each of inquiries and first messages, one audit head
+update. Personal text is sealed per row; routing, due times and receipt numbers are per
+inquiry. The caller's session is bound to the tenant; the caller commits and sends the hooks.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core import (
+    Actor,
+    AuditEntry,
+    PersonalData,
+    TenantContext,
+    audit_many,
+    enqueue_in,
+    insert_ignore,
+    utcnow,
+)
+from plugins.intake.models import Inquiry, InquiryMessage, Queue
+
+__all__ = ["NewInquiry", "Registered", "ensure_default_queue", "register_inquiries"]
+
+RECEIPT_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
+
+
+@dataclass
+class NewInquiry:
+    channel: str
+    subject: str | None
+    body: str | None
+    category: str = ""
+    priority: int = 3
+    name: str | None = None
+    name_kana: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    address: str | None = None
+    message_id: str | None = None
+    tags: Sequence[str] = ()
+    chosen_queue: str | None = None  # what a plugin's resolve_queue answered
+    actor: Actor | None = None  # who registers it, when not the current actor
+
+    @property
+    def text(self) -> str:
+        return "\n".join(t for t in (self.subject, self.body) if t)
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A stored inquiry, as the API shows it."""
+
+    id: int
+    uid: str
+    receipt_no: str
+    channel: str
+    priority: int
+    queue: str | None
+    category: str
+    customer_uid: str | None
+    first_response_due: datetime
+    resolution_due: datetime
+    created_at: datetime
+
+
+async def ensure_default_queue(session: AsyncSession, ctx: TenantContext) -> Queue:
+    """The tenant's first queue, created once even when first inquiries arrive together."""
+    existing = (await session.exec(select(Queue).order_by(col(Queue.position)))).first()
+    if existing is not None:
+        return existing
+    await insert_ignore(
+        session,
+        Queue,
+        {
+            "tenant_id": ctx.id,
+            "slug": "general",
+            "name": "一般窓口",
+            "position": 1000,
+            "channels": [],
+            "keywords": [],
+        },
+        ["tenant_id", "slug"],
+    )
+    return (await session.exec(select(Queue).where(Queue.slug == "general"))).one()
+
+
+def new_receipt_no() -> str:
+    body = "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(8))
+    return f"{body[:4]}-{body[4:]}"
+
+
+def route(queues: list[Queue], channel: str, text: str, chosen: str | None) -> Queue | None:
+    """A plugin's choice, else the first queue whose keywords occur, else by channel, else
+    the last queue (the catch-all)."""
+    by_slug = {q.slug: q for q in queues}
+    if chosen and chosen in by_slug:
+        return by_slug[chosen]
+    ordered = sorted(queues, key=lambda q: q.position)
+    for queue in ordered:
+        if queue.keywords and any(k and k in text for k in queue.keywords):
+            return queue
+    for queue in ordered:
+        if channel in (queue.channels or []):
+            return queue
+    return ordered[-1] if ordered else None
+
+
+async def register_inquiries(
+    session: AsyncSession,
+    pd: PersonalData,
+    ctx: TenantContext,
+    settings: dict[str, Any],
+    items: Sequence[NewInquiry],
+) -> list[Registered]:
+    """Store a group of inquiries with their customers (found by blind index or created) and
+    first messages, routed and given SLA due times; each audited (``inquiry.create``)."""
+    if not items:
+        return []
+    queues = list((await session.exec(select(Queue))).all()) or [
+        await ensure_default_queue(session, ctx)
+    ]
+    customers = await pd.create_customers(
+        [
+            {
+                "name": i.name,
+                "name_kana": i.name_kana,
+                "phone": i.phone,
+                "email": i.email,
+                "address": i.address,
+            }
+            for i in items
+        ],
+        [i.actor for i in items],
+    )
+    now = utcnow()
+    first_due = now + timedelta(minutes=settings["first_response_minutes"])
+    resolution_due = now + timedelta(hours=settings["resolution_hours"])
+    registered: list[Registered] = []
+    rows: list[dict[str, Any]] = []
+    for item, customer in zip(items, customers, strict=True):
+        queue = route(queues, item.channel, item.text, item.chosen_queue)
+        uid = str(uuid.uuid4())
+        registered.append(
+            Registered(
+                id=0,
+                uid=uid,
+                receipt_no=new_receipt_no(),
+                channel=item.channel,
+                priority=max(1, min(item.priority, 5)),
+                queue=queue.slug if queue else None,
+                category=item.category[:64],
+                customer_uid=customer.uid if customer else None,
+                first_response_due=first_due,
+                resolution_due=resolution_due,
+                created_at=now,
+            )
+        )
+        rows.append(
+            {
+                "tenant_id": ctx.id,
+                "uid": uid,
+                "receipt_no": registered[-1].receipt_no,
+                "channel": item.channel,
+                "status": "new",
+                "priority": registered[-1].priority,
+                "queue_id": queue.id if queue else None,
+                "category": registered[-1].category,
+                "tags": list(item.tags),
+                "subject": await pd.seal_text("intake_inquiry", "subject", uid, item.subject),
+                "customer_id": customer.id if customer else None,
+                "first_response_due": first_due,
+                "resolution_due": resolution_due,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    inserted = await session.exec(
+        sa.insert(Inquiry).returning(
+            col(Inquiry.uid), col(Inquiry.id), sort_by_parameter_order=True
+        ),
+        params=rows,
+    )
+    ids = dict(inserted.all())
+    registered = [_with_id(r, ids[r.uid]) for r in registered]
+    messages = []
+    for item, done in zip(items, registered, strict=True):
+        message_uid = str(uuid.uuid4())
+        messages.append(
+            {
+                "tenant_id": ctx.id,
+                "uid": message_uid,
+                "inquiry_id": done.id,
+                "kind": "inbound",
+                "channel": item.channel,
+                "body": await pd.seal_text("intake_message", "body", message_uid, item.body),
+                "message_id": item.message_id,
+                "created_at": now,
+            }
+        )
+    await session.exec(sa.insert(InquiryMessage), params=messages)
+    await audit_many(
+        session,
+        [
+            AuditEntry(
+                "inquiry.create",
+                object_type="inquiry",
+                object_id=done.uid,
+                fields=[item.channel],
+                actor=item.actor,
+            )
+            for item, done in zip(items, registered, strict=True)
+        ],
+    )
+    from plugins.intake.sla import SLA_CHECK  # the watch starts with a tenant's first inquiry
+
+    await enqueue_in(session, SLA_CHECK, {"repeat": True}, max_attempts=3, once=True)
+    return registered
+
+
+def _with_id(registered: Registered, ident: int) -> Registered:
+    return Registered(**{**registered.__dict__, "id": ident})
