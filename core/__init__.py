@@ -9,6 +9,7 @@ from core.audit.log import record_many as audit_many
 from core.crypto.keyfiles import load_or_create_key
 from core.db.base import JSONType, TenantScoped, TZDateTime, utcnow
 from core.db.engine import Database
+from core.db.group_commit import GroupCommit
 from core.db.upsert import insert_ignore
 from core.jobs.queue import enqueue, enqueue_in
 from core.jobs.registry import JobContext, JobHandler
@@ -28,16 +29,19 @@ from core.plugins.markers import hookimpl, hookspec
 from core.tenancy.context import TenantContext, TenantContextMissing
 from core.tenancy.service import enabled_plugins, plugin_settings, plugin_settings_by_tenant
 from core.version import __version__
+from core.web.access import AccessClaim, recheck_access
 from core.web.deps import after_commit
 from core.web.errors import ApiError
 from core.web.ui.render import page
 
 __all__ = [
+    "AccessClaim",
     "Actor",
     "ApiError",
     "AuditEntry",
     "Customer",
     "Database",
+    "GroupCommit",
     "JSONType",
     "JobContext",
     "JobHandler",
@@ -70,5 +74,6 @@ __all__ = [
     "page",
     "plugin_settings",
     "plugin_settings_by_tenant",
+    "recheck_access",
     "utcnow",
 ]

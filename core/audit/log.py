@@ -186,6 +186,8 @@ async def record_many(session: AsyncSession, events: Sequence[AuditEntry]) -> li
             row["tenant_id"] = tenant_id
         rows.append(row)
         hashes.append(prev)
-    await session.exec(sa.insert(model), params=rows)
-    await session.exec(sa.update(head).where(where).values(hash=prev))
+    await session.exec(sa.insert(model.__table__), params=rows)
+    await session.exec(
+        sa.update(head).where(where).values(hash=prev).execution_options(synchronize_session=False)
+    )
     return hashes

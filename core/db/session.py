@@ -25,6 +25,7 @@ __all__ = ["TenantSession", "cross_tenant_reason", "session_tenant_id", "switch_
 
 _TENANT_KEY = "madoguchi.tenant_id"
 _CROSS_KEY = "madoguchi.cross_tenant"
+_CRITERIA_KEY = "madoguchi.tenant_criteria"
 
 
 class TenantSession(SQLModelSession):
@@ -65,13 +66,20 @@ def _inserted_rows(state: ORMExecuteState) -> list[Any]:
     return [statement.compile(dialect=dialect).params]
 
 
-def _check_insert(state: ORMExecuteState) -> None:
-    """A bulk insert (``insert(Model)`` with rows) passes no flush, so it is checked here:
-    every row must carry the session's tenant."""
+def _inserted_class(state: ORMExecuteState) -> type[Any] | None:
     mapper = state.bind_mapper
-    if mapper is None or not issubclass(mapper.class_, TenantScoped):
+    if mapper is not None:
+        return mapper.class_
+    table = getattr(state.statement, "table", None)  # a Core insert into a table
+    return next((m for m in tenant_scoped_models() if m.__table__ is table), None)  # type: ignore[attr-defined]
+
+
+def _check_insert(state: ORMExecuteState) -> None:
+    """A bulk insert (``insert(Model)`` or ``insert(table)`` with rows) passes no flush, so it
+    is checked here: every row must carry the session's tenant."""
+    cls = _inserted_class(state)
+    if cls is None or not issubclass(cls, TenantScoped):
         return
-    cls = mapper.class_
     tenant_id = session_tenant_id(state.session)
     for row in _inserted_rows(state):
         row_tenant = row.get("tenant_id")
@@ -101,11 +109,16 @@ def _filter_to_tenant(state: ORMExecuteState) -> None:
             names = ", ".join(sorted(c.__tablename__ for c in refused))
             raise TenantContextMissing(f"query on tenant-scoped table(s) {names} with no tenant")
         return
-    options = [
-        with_loader_criteria(cls, lambda c: c.tenant_id == tenant_id, include_aliases=True)
-        for cls in tenant_scoped_models()
-    ]
-    state.statement = state.statement.options(*options)
+    models = tenant_scoped_models()
+    cached = session.info.get(_CRITERIA_KEY)
+    if cached is None or cached[0] != (tenant_id, len(models)):
+        options = [
+            with_loader_criteria(cls, lambda c: c.tenant_id == tenant_id, include_aliases=True)
+            for cls in models
+        ]
+        cached = ((tenant_id, len(models)), options)
+        session.info[_CRITERIA_KEY] = cached  # built once per session and tenant
+    state.statement = state.statement.options(*cached[1])
 
 
 @event.listens_for(TenantSession, "before_flush")

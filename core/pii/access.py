@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
-from sqlalchemy import or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -103,11 +102,14 @@ class PersonalData:
         self,
         people: Sequence[Mapping[str, str | None]],
         actors: Sequence[Actor | None] | None = None,
+        audit_into: list[AuditEntry] | None = None,
     ) -> list[CustomerRef | None]:
         """The customer of each entry of a group: found by phone, then by e-mail (blind
         indexes), or else created, once per phone number or address within the group.
         An entry with no phone, e-mail or name gets None. One lookup and one insert for the
-        whole group; each new record is audited as ``customer.create`` by its entry's actor."""
+        whole group; each new record is audited as ``customer.create`` by its entry's actor
+        (appended to ``audit_into`` when given, for the caller to record in this transaction
+        with its own events under one chain update)."""
         for values in people:
             unknown = sorted(set(values) - set(FIELDS))
             if unknown:
@@ -122,23 +124,21 @@ class PersonalData:
         emails = {email for _, email in wanted if email}
         by_phone: dict[str, CustomerRef] = {}
         by_email: dict[str, CustomerRef] = {}
-        if phones or emails:
+        lookups: list[tuple[Any, set[str], dict[str, CustomerRef]]] = [
+            (Customer.phone_index, phones, by_phone),
+            (Customer.email_index, emails, by_email),
+        ]
+        for column, indexes, known in lookups:
+            if not indexes:
+                continue
             rows = await self.session.exec(
-                select(Customer.id, Customer.uid, Customer.phone_index, Customer.email_index)
-                .where(
-                    or_(
-                        col(Customer.phone_index).in_(phones), col(Customer.email_index).in_(emails)
-                    )
-                )
+                select(Customer.id, Customer.uid, column)
+                .where(col(column).in_(indexes))
                 .where(col(Customer.merged_into_id).is_(None))
                 .order_by(col(Customer.id))
             )
-            for ident, uid, phone, email in rows.all():
-                ref = CustomerRef(ident or 0, uid)
-                if phone in phones:
-                    by_phone.setdefault(phone, ref)
-                if email in emails:
-                    by_email.setdefault(email, ref)
+            for ident, uid, value in rows.all():
+                known.setdefault(value, CustomerRef(ident or 0, uid))
         answers: list[CustomerRef | None] = []
         new_rows: list[dict[str, Any]] = []
         events: list[AuditEntry] = []
@@ -173,15 +173,17 @@ class PersonalData:
                     by_email.setdefault(email, found)
             answers.append(found)
         if new_rows:
+            table: Any = Customer.__table__  # type: ignore[attr-defined]
             inserted = await self.session.exec(
-                sa.insert(Customer).returning(
-                    col(Customer.uid), col(Customer.id), sort_by_parameter_order=True
-                ),
+                sa.insert(table).returning(table.c.uid, table.c.id),
                 params=new_rows,
             )
             ids = dict(inserted.all())
             answers = [CustomerRef(ids[a.uid], a.uid) if a and not a.id else a for a in answers]
-            await record_many(self.session, events)
+            if audit_into is not None:
+                audit_into.extend(events)
+            else:
+                await record_many(self.session, events)
         return answers
 
     def _sealed(

@@ -33,6 +33,12 @@ class Customer(TenantScoped, table=True):
     (tenant, table, column, uid); phone and e-mail also have keyed blind indexes for lookups."""
 
     __tablename__ = "customer"
+    # lookups by blind index are always within one tenant: these serve them directly (the
+    # single-column tenant index would otherwise be chosen and scan the tenant's customers)
+    __table_args__ = (
+        sa.Index("ix_customer_tenant_phone", "tenant_id", "phone_index"),
+        sa.Index("ix_customer_tenant_email", "tenant_id", "email_index"),
+    )
     __pii__: ClassVar[dict[str, str]] = {
         "name": "name",
         "name_kana": "name",

@@ -37,13 +37,21 @@ from core.identity.service import (
     tenant_domain,
 )
 from core.identity.sessions import COOKIE, csrf_matches, session_user
+from core.plugins.models import TenantPlugin
 from core.tenancy.context import TenantContext
 from core.tenancy.models import Tenant, TenantStatus
 from core.tenancy.service import context_of, enabled_plugins, get_tenant, tenant_plugins
 from core.web.errors import ApiError
 from core.web.state import CoreState, RequestTenant, core_state
 
-__all__ = ["AUTHENTICATED", "AccessClaim", "enforce_access", "recheck_access", "route_permission"]
+__all__ = [
+    "AUTHENTICATED",
+    "AccessClaim",
+    "Rechecked",
+    "enforce_access",
+    "recheck_access",
+    "route_permission",
+]
 
 log = structlog.get_logger("madoguchi.access")
 
@@ -257,17 +265,31 @@ async def _denied(
         )
 
 
+@dataclass(frozen=True)
+class Rechecked:
+    """Per claim None or the error the gate would now answer; the tenant's plugin rows as
+    read in this transaction (their settings are current too)."""
+
+    answers: list[ApiError | None]
+    plugins: dict[str, TenantPlugin]
+
+
 async def recheck_access(
-    session: Any, core: CoreState, ctx: TenantContext, claims: list[AccessClaim]
-) -> list[ApiError | None]:
+    session: Any,
+    core: CoreState,
+    ctx: TenantContext,
+    claims: list[AccessClaim],
+    audit_into: list[AuditEntry] | None = None,
+) -> Rechecked:
     """Check a group's access again inside its write transaction (a tenant-bound session):
     the tenant, its plugins, the tokens and the grants are read afresh, once for the whole
-    group. Returns, per claim, None or the error the gate would now answer; denials are
-    audited in this transaction."""
+    group. Denials are audited in this transaction (or appended to ``audit_into`` for the
+    caller to record before it commits)."""
     tenant = await session.get(Tenant, ctx.id)
     if tenant is None or tenant.status != TenantStatus.ACTIVE:
-        return [ApiError(404, "No such tenant.") for _ in claims]
-    enabled = {p.plugin_id for p in await tenant_plugins(session) if p.enabled}
+        return Rechecked([ApiError(404, "No such tenant.") for _ in claims], {})
+    plugins = {p.plugin_id: p for p in await tenant_plugins(session)}
+    enabled = {p.plugin_id for p in plugins.values() if p.enabled}
     fresh = await principals_for_tokens(session, [c.token_hash for c in claims if c.token_hash])
     domain = tenant_domain(ctx.id)
     answers: list[ApiError | None] = []
@@ -309,5 +331,8 @@ async def recheck_access(
             answers.append(error)
         else:
             answers.append(None)
-    await record_many(session, denials)
-    return answers
+    if audit_into is not None:
+        audit_into.extend(denials)
+    else:
+        await record_many(session, denials)
+    return Rechecked(answers, plugins)

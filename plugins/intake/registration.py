@@ -123,11 +123,14 @@ async def register_inquiries(
     ctx: TenantContext,
     settings: dict[str, Any],
     items: Sequence[NewInquiry],
+    audit_into: list[AuditEntry] | None = None,
 ) -> list[Registered]:
     """Store a group of inquiries with their customers (found by blind index or created) and
-    first messages, routed and given SLA due times; each audited (``inquiry.create``)."""
+    first messages, routed and given SLA due times; each audited (``inquiry.create``), or its
+    audit entries appended to ``audit_into`` for the caller to record before commit."""
     if not items:
         return []
+    entries: list[AuditEntry] = [] if audit_into is None else audit_into
     queues = list((await session.exec(select(Queue))).all()) or [
         await ensure_default_queue(session, ctx)
     ]
@@ -143,6 +146,7 @@ async def register_inquiries(
             for i in items
         ],
         [i.actor for i in items],
+        entries,
     )
     now = utcnow()
     first_due = now + timedelta(minutes=settings["first_response_minutes"])
@@ -186,10 +190,9 @@ async def register_inquiries(
                 "updated_at": now,
             }
         )
+    table = Inquiry.__table__
     inserted = await session.exec(
-        sa.insert(Inquiry).returning(
-            col(Inquiry.uid), col(Inquiry.id), sort_by_parameter_order=True
-        ),
+        sa.insert(table).returning(table.c.uid, table.c.id),  # type: ignore[attr-defined]
         params=rows,
     )
     ids = dict(inserted.all())
@@ -209,23 +212,22 @@ async def register_inquiries(
                 "created_at": now,
             }
         )
-    await session.exec(sa.insert(InquiryMessage), params=messages)
-    await audit_many(
-        session,
-        [
-            AuditEntry(
-                "inquiry.create",
-                object_type="inquiry",
-                object_id=done.uid,
-                fields=[item.channel],
-                actor=item.actor,
-            )
-            for item, done in zip(items, registered, strict=True)
-        ],
+    await session.exec(sa.insert(InquiryMessage.__table__), params=messages)  # type: ignore[arg-type]
+    entries.extend(
+        AuditEntry(
+            "inquiry.create",
+            object_type="inquiry",
+            object_id=done.uid,
+            fields=[item.channel],
+            actor=item.actor,
+        )
+        for item, done in zip(items, registered, strict=True)
     )
     from plugins.intake.sla import SLA_CHECK  # the watch starts with a tenant's first inquiry
 
     await enqueue_in(session, SLA_CHECK, {"repeat": True}, max_attempts=3, once=True)
+    if audit_into is None:
+        await audit_many(session, entries)
     return registered
 
 

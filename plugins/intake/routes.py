@@ -30,12 +30,12 @@ from plugins.intake.services import (
     NewInquiry,
     add_message,
     channel_summary,
-    create_inquiry,
     queue_stats,
     take_next,
     update_inquiry,
 )
 from plugins.intake.web import inquiry_or_404, notify_updated, relay_of
+from plugins.intake.writer import Submission, writer_of
 
 log = structlog.get_logger("madoguchi.intake")
 
@@ -82,74 +82,54 @@ class InquiryController(Controller):
     path = "/api/v1/t/{tenant:str}/inquiries"
     tags = ("intake",)
 
-    @post("/", opt={"permission": "inquiry:create"})
+    @post("/", opt={"permission": "inquiry:create", "recheck_on_write": True})
     async def create(
         self,
         request: Request[Any, Any, Any],
         data: JSONBody[InquiryCreate],
-        session: NamedDependency[AsyncSession],
         ctx: NamedDependency[TenantContext],
-        plugin_settings: NamedDependency[dict[str, Any]],
     ) -> Response[dict[str, Any]]:
         """Register an inquiry. With ``Idempotency-Key`` a repeat replays the stored answer,
-        a repeat while the first is running gets 409, the same key with another body 422."""
+        a repeat while the first is running gets 409, the same key with another body 422.
+        Committed together with the tenant's other inquiries of the moment (``writer``)."""
         key = request.headers.get("idempotency-key")
         if key is not None and not 1 <= len(key) <= idempotency.MAX_KEY:
             raise _error(400, "Idempotency-Key must be 1-200 characters", "Idempotency-Key")
-        digest = idempotency.request_hash(data.model_dump())
-        if key:
-            claim = await idempotency.claim_key(session, ctx.id, key, digest)
-            if claim.conflict == "in_flight":
-                raise _error(409, "A request with this Idempotency-Key is still being processed.")
-            if claim.conflict == "different_body":
-                raise _error(
-                    422, "This Idempotency-Key was used with a different body.", "Idempotency-Key"
-                )
-            if claim.replay is not None:
-                return Response(
-                    claim.replay.response_body or {},
-                    status_code=claim.replay.response_status or 201,
-                    headers={"Idempotent-Replayed": "true"},
-                )
         if data.channel not in KNOWN_CHANNELS:
             raise _error(422, f"channel must be one of {', '.join(KNOWN_CHANNELS)}", "channel")
         try:
             phone = normalise_phone(data.phone)
         except InputError as exc:
             raise _error(422, exc.message, exc.field) from exc
-        core = _core(request)
-        pd = PersonalData(core.db, session, core.keyring, ctx)
+        claim = request.state.access_claim
         relay = relay_of(request)
-        inquiry = await create_inquiry(
-            session,
-            pd,
-            ctx,
-            plugin_settings,
-            NewInquiry(
-                channel=data.channel,
-                subject=data.subject,
-                body=data.body,
-                category=data.category,
-                priority=data.priority,
-                name=data.name,
-                name_kana=data.name_kana,
-                phone=phone,
-                email=data.email,
-                tags=data.tags,
-            ),
-            relay,
+        inquiry = NewInquiry(
+            channel=data.channel,
+            subject=data.subject,
+            body=data.body,
+            category=data.category,
+            priority=data.priority,
+            name=data.name,
+            name_kana=data.name_kana,
+            phone=phone,
+            email=data.email,
+            tags=data.tags,
+            actor=claim.actor,
         )
-        body = (await _read(session, inquiry)).model_dump(mode="json")
-        if key:
-            await idempotency.store_response(session, ctx.id, key, digest, 201, body)
-        inquiry_uid = inquiry.uid
-        after_commit(
-            request,
-            lambda: relay.on_inquiry_created(
-                ctx=ctx, inquiry_uid=inquiry_uid, channel=data.channel
-            ),
+        inquiry.chosen_queue = relay.resolve_queue(
+            ctx=ctx, channel=data.channel, category=data.category, text=inquiry.text
         )
-        return Response(body, status_code=201)
+        digest = idempotency.request_hash(data.model_dump())
+        outcome = await writer_of(request).submit(ctx, Submission(claim, key, digest, inquiry))
+        if outcome.replayed:
+            return Response(
+                outcome.body, status_code=outcome.status, headers={"Idempotent-Replayed": "true"}
+            )
+        try:  # committed: a plugin's failure must not fail the request
+            relay.on_inquiry_created(ctx=ctx, inquiry_uid=outcome.body["uid"], channel=data.channel)
+        except Exception as exc:
+            log.error("after_commit_failed", error=type(exc).__name__)
+        return Response(outcome.body, status_code=outcome.status)
 
     @get("/", opt={"permission": "inquiry:read"})
     async def index(

@@ -74,6 +74,9 @@ async def test_bulk_insert_for_other_tenant_or_none_is_refused(
     with pytest.raises(PermissionError):  # a row that names no tenant is not taken on trust
         async with db.session(b) as s:
             await s.exec(sa.insert(TenantPlugin), params=[{"plugin_id": "voc"}])
+    with pytest.raises(PermissionError):  # a Core insert into the table is checked the same
+        async with db.session(b) as s:
+            await s.exec(sa.insert(TenantPlugin.__table__), params=rows[1:])  # type: ignore[arg-type]
     with pytest.raises(TenantContextMissing):
         async with db.session() as s:
             await s.exec(sa.insert(TenantPlugin), params=rows[:1])

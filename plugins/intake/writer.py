@@ -1,0 +1,163 @@
+"""Inquiries from the API, committed in groups (:class:`core.GroupCommit`).
+
+The request does what needs no database: validation, normalisation, the body's hash, a
+plugin's queue choice. Its submission then joins the tenant's next group, whose one
+transaction checks access again (the gate took the caller from a cache of a few seconds),
+settles the Idempotency-Keys, registers the inquiries and stores their answers. Each request
+is answered after that commit, so an acknowledged inquiry is stored.
+
+A key still being processed in this process gets 409 at once; across processes and nodes
+:mod:`plugins.intake.idempotency` tells.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from litestar import Request
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core import (
+    AccessClaim,
+    ApiError,
+    AuditEntry,
+    GroupCommit,
+    PersonalData,
+    TenantContext,
+    audit_many,
+    recheck_access,
+)
+from plugins.intake.idempotency import IN_FLIGHT, Replay, held_elsewhere, settle
+from plugins.intake.models import IdempotencyRecord
+from plugins.intake.registration import NewInquiry, Registered, register_inquiries
+from plugins.intake.schemas import InquiryRead
+
+__all__ = ["Outcome", "Submission", "writer_of"]
+
+IDEMPOTENCY: Any = IdempotencyRecord.__table__  # type: ignore[attr-defined]
+
+
+@dataclass
+class Submission:
+    claim: AccessClaim
+    key: str | None
+    digest: str  # the request body's hash, for the Idempotency-Key
+    inquiry: NewInquiry
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: int
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+def response_body(registered: Registered) -> dict[str, Any]:
+    return InquiryRead(
+        uid=registered.uid,
+        receipt_no=registered.receipt_no,
+        channel=registered.channel,
+        status="new",
+        priority=registered.priority,
+        queue=registered.queue,
+        category=registered.category,
+        assignee_id=None,
+        customer_uid=registered.customer_uid,
+        first_response_due=registered.first_response_due,
+        resolution_due=registered.resolution_due,
+        created_at=registered.created_at,
+    ).model_dump(mode="json")
+
+
+@dataclass
+class InquiryWriter:
+    core: Any
+    group: GroupCommit[Submission, Outcome] = field(init=False)
+    in_flight: set[tuple[int, str]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.group = GroupCommit(self.core.db, self._write, name="intake.inquiries")
+
+    async def submit(self, ctx: TenantContext, submission: Submission) -> Outcome:
+        """Register the inquiry in the tenant's next group; raises ApiError for a refusal."""
+        mark = (ctx.id, submission.key) if submission.key else None
+        if mark is not None:
+            if mark in self.in_flight:
+                raise ApiError(409, IN_FLIGHT)
+            self.in_flight.add(mark)
+        try:
+            return await self.group.submit(ctx, submission)
+        finally:
+            if mark is not None:
+                self.in_flight.discard(mark)
+
+    async def _write(
+        self, session: AsyncSession, ctx: TenantContext, group: list[Submission]
+    ) -> list[Outcome | Exception]:
+        entries: list[AuditEntry] = []  # recorded last: the chain's head is held until commit
+        rechecked = await recheck_access(
+            session, self.core, ctx, [s.claim for s in group], audit_into=entries
+        )
+        answers: list[Outcome | Exception | None] = list(rechecked.answers)
+        keyed = {s.key: n for n, s in enumerate(group) if s.key and answers[n] is None}
+        if keyed:
+            held = await held_elsewhere(session, ctx.id, list(keyed))
+            stored = {
+                r.key: r
+                for r in (
+                    await session.exec(
+                        select(IdempotencyRecord).where(col(IdempotencyRecord.key).in_(keyed))
+                    )
+                ).all()
+            }
+            for key, n in keyed.items():
+                settled = settle(key, group[n].digest, held, stored.get(key))
+                answers[n] = (
+                    Outcome(settled.status, settled.body, replayed=True)
+                    if isinstance(settled, Replay)
+                    else settled
+                )
+        todo = [n for n, answer in enumerate(answers) if answer is None]
+        if todo:
+            row = rechecked.plugins.get("intake")
+            settings = self.core.host.manifest("intake").validate_settings(
+                row.settings if row else {}
+            )
+            pd = PersonalData(self.core.db, session, self.core.keyring, ctx)
+            registered = await register_inquiries(
+                session, pd, ctx, settings, [group[n].inquiry for n in todo], audit_into=entries
+            )
+            records = []
+            for n, done in zip(todo, registered, strict=True):
+                body = response_body(done)
+                answers[n] = Outcome(201, body)
+                key = group[n].key
+                if key:
+                    records.append(
+                        {
+                            "tenant_id": ctx.id,
+                            "key": key,
+                            "request_hash": group[n].digest,
+                            "state": "done",
+                            "response_status": 201,
+                            "response_body": body,
+                            "created_at": done.created_at,
+                        }
+                    )
+            if records:
+                await session.exec(sa.insert(IDEMPOTENCY), params=records)
+        await audit_many(session, entries)
+        return [a if a is not None else RuntimeError("unanswered") for a in answers]
+
+
+def writer_of(request: Request[Any, Any, Any]) -> InquiryWriter:
+    """The app's writer (one per app instance, made on first use)."""
+    state = request.app.state
+    writer: InquiryWriter | None = state.get("intake_writer")
+    if writer is None:
+        writer = InquiryWriter(state.core)
+        state["intake_writer"] = writer
+    return writer
