@@ -9,13 +9,20 @@ load and no timer is involved (on an idle desk each request is committed at once
 A handler answers each item with a result or an exception for that item alone (a refusal);
 the others still commit. If the transaction itself fails, its items are tried again one by
 one, so one bad item cannot take the rest of its group down with it.
+
+SQLite has one writer at a time. Group writers of every process on the database file take
+turns through a lock file beside it (``flock``: the kernel queues the waiters), instead of
+colliding on SQLite's lock and sleeping in its busy handler.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
-from collections.abc import Awaitable, Callable
+import fcntl
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Generic, TypeVar
 
 import sqlalchemy as sa
@@ -42,6 +49,38 @@ async def take_write_lock(session: AsyncSession) -> None:
         await session.exec(sa.text("UPDATE audit_head SET seq = seq WHERE 0"))  # type: ignore[call-overload]
 
 
+class _Turns:
+    """Writers' turns on one SQLite file: an asyncio lock in this process, a ``flock`` on a
+    lock file across processes (locks of one process share its file description)."""
+
+    def __init__(self, path: str) -> None:
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        self.local = asyncio.Lock()
+
+    @classmethod
+    def of(cls, db: Database) -> _Turns | None:
+        database = db.engine.url.database
+        if db.dialect != "sqlite" or not database or database == ":memory:":
+            return None
+        return cls(os.path.abspath(database) + ".writers")
+
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        async with self.local:
+            acquiring = asyncio.ensure_future(
+                asyncio.to_thread(fcntl.flock, self.fd, fcntl.LOCK_EX)
+            )
+            try:
+                await asyncio.shield(acquiring)
+            except asyncio.CancelledError:  # the thread still gets the lock: give it back then
+                acquiring.add_done_callback(lambda _: fcntl.flock(self.fd, fcntl.LOCK_UN))
+                raise
+            try:
+                yield
+            finally:
+                fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+
 class GroupCommit(Generic[T, R]):
     """Collects items per tenant and commits each tenant's waiting items together."""
 
@@ -51,6 +90,7 @@ class GroupCommit(Generic[T, R]):
         self.db, self.handler, self.name, self.max_group = db, handler, name, max_group
         self._waiting: dict[int, list[tuple[T, asyncio.Future[R]]]] = {}
         self._writers: dict[int, asyncio.Task[None]] = {}
+        self._turns = _Turns.of(db)
 
     async def submit(self, ctx: TenantContext, item: T) -> R:
         """Run ``item`` in the tenant's next group; returns once that group has committed.
@@ -77,7 +117,7 @@ class GroupCommit(Generic[T, R]):
 
     async def _run(self, ctx: TenantContext, group: list[tuple[T, asyncio.Future[R]]]) -> None:
         try:
-            async with self.db.session(ctx) as session:
+            async with self._turn(), self.db.session(ctx) as session:
                 await take_write_lock(session)
                 results = await self.handler(session, ctx, [item for item, _ in group])
         except Exception as exc:
@@ -99,6 +139,9 @@ class GroupCommit(Generic[T, R]):
             return
         for (_, future), result in zip(group, results, strict=True):
             _deliver(future, result)
+
+    def _turn(self) -> contextlib.AbstractAsyncContextManager[None]:
+        return self._turns.turn() if self._turns else contextlib.nullcontext()
 
 
 def _deliver(future: asyncio.Future[R], result: R | BaseException) -> None:

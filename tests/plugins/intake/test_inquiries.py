@@ -192,3 +192,55 @@ async def test_contact_form_with_spam_protection(
     )
     assert len(found.json()) == 1
     assert (await client.get("/t/no-such-tenant/contact")).status_code == 404
+
+
+async def test_a_revoked_grant_refuses_the_next_inquiry_at_once(desk: Any, db: Database) -> None:
+    """The gate takes the token's caller from a short cache on this route; the group's
+    transaction reads the grants again, so a revoke counts for the very next request."""
+    from core.identity.service import revoke_role
+
+    client, headers, _, ctx = desk
+    url = "/api/v1/t/honey/inquiries"
+    first = await client.post(url, json=BODY, headers=headers["op1"])
+    assert first.status_code == 201
+    async with db.session() as session:
+        assert await revoke_role(session, "op1@bpo.example.jp", "operator", "honey")
+    refused = await client.post(url, json={**BODY, "body": "二件目"}, headers=headers["op1"])
+    assert refused.status_code == 404, refused.text  # no role in the tenant: as if none
+    async with db.session(ctx) as session:
+        assert len((await session.exec(select(Inquiry))).all()) == 1
+        denied = (
+            await session.exec(select(AuditEvent).where(AuditEvent.action == "access.denied"))
+        ).all()
+    assert [(e.object_id, e.outcome) for e in denied] == [("inquiry:create", "denied:no_role")]
+
+
+async def test_a_burst_of_inquiries_is_stored_once_each_with_shared_customers(
+    desk: Any, db: Database
+) -> None:
+    from core.audit.verify import verify_tenant
+    from core.pii.models import Customer
+
+    client, headers, _, ctx = desk
+    url = "/api/v1/t/honey/inquiries"
+
+    async def send(n: int) -> Any:
+        body = {**BODY, "body": f"問い合わせ {n}", "phone": f"090-2222-{n % 5:04d}"}
+        body.pop("email")
+        return await client.post(
+            url, json=body, headers={**headers["op2"], "Idempotency-Key": f"k{n}"}
+        )
+
+    answers = await asyncio.gather(*(send(n) for n in range(30)))
+    assert [a.status_code for a in answers] == [201] * 30
+    by_phone: dict[int, set[str]] = {}
+    for n, answer in enumerate(answers):
+        by_phone.setdefault(n % 5, set()).add(answer.json()["customer_uid"])
+    assert all(len(uids) == 1 for uids in by_phone.values())  # one customer per phone number
+    replay = await send(7)
+    assert replay.json() == answers[7].json() and replay.headers["idempotent-replayed"] == "true"
+    async with db.session(ctx) as session:
+        assert len((await session.exec(select(Inquiry))).all()) == 30
+        assert len((await session.exec(select(InquiryMessage))).all()) == 30
+        assert len((await session.exec(select(Customer))).all()) == 5
+    assert (await verify_tenant(db, ctx.id)).report.ok
