@@ -1,7 +1,7 @@
 """Inquiry intake under load: prints one JSON line per run.
 
     .venv/bin/python bench/intake.py [--seconds 15] [--connections 32 128] [--database-url URL]
-                                     [--workers 2] [--take-next-rows 100000]
+                                     [--workers 2] [--no-helpdesk]
 
 Starts the real server (uvicorn, ``--workers`` processes) on a fresh MADOGUCHI_HOME with one
 tenant, an operator token and full security on (authorisation, encryption, audit,
@@ -9,11 +9,13 @@ idempotency), then drives it with ``wrk`` (Debian's package) for a bounded time:
 
 * ``POST /api/v1/t/bench/inquiries``, each request with its own Idempotency-Key and customer;
 * ``GET /healthz`` of the same server, as the hello-world baseline of this run;
-* take-next latency with ``--take-next-rows`` inquiries across 50 tenants in the database.
+* django-helpdesk (``bench/helpdesk_baseline.py``) creating tickets through its REST API at
+  the same concurrency, after Madoguchi's server has stopped, with the ratio to it.
+
+Take-next latency at 1,000,000 inquiries is ``bench/take_next.py``.
 
 Targets (from the issue): 1,000 inquiries/s on SQLite and PostgreSQL, at least 15% of the
-hello-world figure, p99 under 150 ms at 32 connections; take-next p99 under 20 ms at
-1,000,000 inquiries. django-helpdesk is not measured here yet.
+hello-world figure, p99 under 150 ms at 32 connections, at least 15 times django-helpdesk.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ import time
 from pathlib import Path
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import helpdesk_baseline  # a sibling script
 
 ROOT = Path(__file__).resolve().parent.parent
 LUA = """
@@ -111,7 +116,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, nargs="+", default=[32, 128])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--database-url", help="PostgreSQL URL of an empty database (owner)")
+    parser.add_argument("--no-helpdesk", action="store_true", help="skip django-helpdesk")
     args = parser.parse_args()
+    ours: dict[int, float] = {}
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
     with tempfile.TemporaryDirectory() as tmp:
@@ -165,12 +172,16 @@ def main() -> None:
             engine = "postgresql" if args.database_url else "sqlite"
             hello = home / "hello.lua"
             hello.write_text("done = " + LUA.split("done = ", 1)[1], encoding="utf-8")
+            # both workers start on their own; warm them (and the caches) before measuring
+            _wrk(f"{url}/healthz", hello, 32, 2)
+            _wrk(url, script, 32, 2)
             for connections in args.connections:
                 base = _wrk(f"{url}/healthz", hello, connections, max(5, args.seconds // 2))
                 run = _wrk(url, script, connections, args.seconds)
                 ok = run["requests"] - run["non2xx"]
                 per_s = ok / run["seconds"]
                 hello_s = base["requests"] / base["seconds"]
+                ours[connections] = per_s
                 print(
                     json.dumps(
                         {
@@ -199,6 +210,27 @@ def main() -> None:
             server.send_signal(signal.SIGINT)
             server.wait(timeout=30)
             log.close()
+    if args.no_helpdesk:
+        return
+    for connections, figures in helpdesk_baseline.run(
+        args.connections, args.seconds, args.workers
+    ).items():
+        theirs = (figures["requests"] - figures["non2xx"]) / figures["seconds"]
+        print(
+            json.dumps(
+                {
+                    "bench": "intake-vs-django-helpdesk",
+                    "connections": connections,
+                    "django_helpdesk_tickets_per_s": round(theirs, 1),
+                    "django_helpdesk_p99_ms": figures["p99_ms"],
+                    "django_helpdesk_non_2xx": figures["non2xx"],
+                    "madoguchi_inquiries_per_s": round(ours[connections], 1),
+                    "ratio": round(ours[connections] / theirs, 1) if theirs else None,
+                    "target_ratio": 15,
+                }
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
