@@ -176,6 +176,41 @@ def _norm(value: str | None) -> str:
     return "".join(unicodedata.normalize("NFKC", value or "").split()).lower()
 
 
+async def request_verification(
+    session: AsyncSession, ctx: TenantContext, inquiry: Any, user_id: int
+) -> str:
+    """A new one-time link (30 minutes) for this inquiry's customer; only its hash is kept,
+    so the path returned is shown once. Audited."""
+    token = secrets.token_urlsafe(32)
+    session.add(
+        Verification(
+            tenant_id=ctx.id,
+            inquiry_id=inquiry.id,
+            token_hash=_hash(token),
+            requested_by=user_id,
+            expires_at=utcnow() + LINK_LIFETIME,
+        )
+    )
+    await audit(session, "verification.request", object_type="inquiry", object_id=inquiry.uid)
+    return f"/t/{ctx.slug}/verify/{token}"
+
+
+async def verification_status(session: AsyncSession, inquiry: Any) -> str:
+    """The latest link's state: none, pending, expired, verified, mismatch or recorded."""
+    latest = (
+        await session.exec(
+            select(Verification)
+            .where(Verification.inquiry_id == inquiry.id)
+            .order_by(col(Verification.id).desc())
+        )
+    ).first()
+    if latest is None:
+        return "none"
+    if latest.result == "pending" and latest.expires_at <= utcnow():
+        return "expired"
+    return latest.result
+
+
 class VerificationController(Controller):
     path = "/api/v1/t/{tenant:str}/inquiries/{uid:str}/verification"
     tags = ("intake",)
@@ -190,19 +225,9 @@ class VerificationController(Controller):
     ) -> Response[dict[str, Any]]:
         """A one-time link (30 minutes) to send to this inquiry's customer."""
         inquiry = await inquiry_or_404(session, uid)
-        token = secrets.token_urlsafe(32)
-        session.add(
-            Verification(
-                tenant_id=ctx.id,
-                inquiry_id=inquiry.id,  # type: ignore[arg-type]
-                token_hash=_hash(token),
-                requested_by=request.state.principal.user_id,
-                expires_at=utcnow() + LINK_LIFETIME,
-            )
-        )
-        await audit(session, "verification.request", object_type="inquiry", object_id=uid)
+        url = await request_verification(session, ctx, inquiry, request.state.principal.user_id)
         return Response(
-            {"url": f"/t/{ctx.slug}/verify/{token}", "expires_in_minutes": 30},
+            {"url": url, "expires_in_minutes": 30},
             status_code=201,
             headers={"Cache-Control": "no-store"},
         )

@@ -17,6 +17,7 @@ from core import JSONType, TenantScoped, TZDateTime, utcnow
 __all__ = [
     "Attachment",
     "CallRecord",
+    "CannedReply",
     "ChatSession",
     "IdempotencyRecord",
     "Inquiry",
@@ -174,3 +175,16 @@ class Verification(TenantScoped, table=True):
     expires_at: datetime = Field(sa_type=TZDateTime)
     used_at: datetime | None = Field(default=None, sa_type=TZDateTime)
     result: str = Field(default="pending", max_length=16)  # pending, verified, mismatch, recorded
+
+
+class CannedReply(TenantScoped, table=True):
+    """A reply the desk sends often (定型文), kept by the tenant's supervisors. Written by
+    staff for every customer alike, so it holds no personal data and is stored plain."""
+
+    __tablename__ = "intake_canned_reply"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "title"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=100)
+    body: str = Field(sa_type=sa.Text)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)

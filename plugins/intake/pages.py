@@ -13,8 +13,10 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import ApiError, Customer, PersonalData, TenantContext, page, utcnow
-from plugins.intake.models import Inquiry, InquiryMessage, InquiryStatus, Queue
+from plugins.intake.chat import request_verification, verification_status
+from plugins.intake.models import CannedReply, Inquiry, InquiryMessage, InquiryStatus, Queue
 from plugins.intake.services import (
+    KNOWN_CHANNELS,
     ChangeError,
     add_message,
     at_risk,
@@ -26,6 +28,27 @@ from plugins.intake.services import (
 from plugins.intake.web import inquiry_or_404, notify_updated
 
 __all__ = ["INTAKE_PAGES"]
+
+
+def _(message: str) -> str:
+    """Marks a message for the catalogue; the template translates it."""
+    return message
+
+
+CHANNEL_LABELS = {
+    "web": _("Web form"),
+    "email": _("E-mail"),
+    "chat": _("Chat"),
+    "phone": _("Phone"),
+}
+VERIFICATION_LABELS = {
+    "none": _("no link yet"),
+    "pending": _("waiting for the customer"),
+    "expired": _("expired"),
+    "verified": _("verified"),
+    "mismatch": _("does not match"),
+    "recorded": _("recorded (nothing on file to compare)"),
+}
 
 
 def _see_other(path: str) -> Redirect:
@@ -42,10 +65,13 @@ async def inquiry_list(
     request: Request[Any, Any, Any],
     session: NamedDependency[AsyncSession],
     status: FromQuery[str | None] = None,
+    channel: FromQuery[str | None] = None,
     mine: FromQuery[int] = 0,
     none: FromQuery[int] = 0,
 ) -> Template:
     statement = select(Inquiry)
+    if channel in KNOWN_CHANNELS:  # e.g. the chats an operator is holding
+        statement = statement.where(Inquiry.channel == channel)
     if status in InquiryStatus.ALL:
         statement = statement.where(Inquiry.status == status)
     else:
@@ -83,6 +109,9 @@ async def inquiry_list(
         title="問い合わせ",
         inquiries=items,
         status=status,
+        channel=channel if channel in KNOWN_CHANNELS else None,
+        channels=KNOWN_CHANNELS,
+        channel_labels=CHANNEL_LABELS,
         mine=bool(mine),
         nothing_to_take=bool(none),
     )
@@ -118,9 +147,18 @@ async def inquiry_detail(
 ) -> Template:
     """One inquiry: banner with client and customer, the conversation, status and composer.
     Reading the conversation is an audited read of personal data."""
+    return await _detail(request, session, ctx, await inquiry_or_404(session, uid))
+
+
+async def _detail(
+    request: Request[Any, Any, Any],
+    session: AsyncSession,
+    ctx: TenantContext,
+    inquiry: Inquiry,
+    verification_url: str | None = None,
+) -> Template:
     from core import audit
 
-    inquiry = await inquiry_or_404(session, uid)
     core = request.app.state.core
     pd = PersonalData(core.db, session, core.keyring, ctx)
     try:
@@ -162,6 +200,7 @@ async def inquiry_detail(
         fields=["subject", "messages"],
     )
     queues = (await session.exec(select(Queue).order_by(col(Queue.position)))).all()
+    canned = (await session.exec(select(CannedReply).order_by(col(CannedReply.title)))).all()
     return await page(
         request,
         "intake/inquiry.html",
@@ -174,7 +213,28 @@ async def inquiry_detail(
         statuses=InquiryStatus.ALL,
         customer_label=customer_label,
         customer_uid=customer_uid,
+        canned=canned,
+        verification=VERIFICATION_LABELS[await verification_status(session, inquiry)],
+        verification_url=verification_url,
     )
+
+
+@post(
+    "/t/{tenant:str}/inquiries/{uid:str}/verification",
+    opt={"permission": "inquiry:reply"},
+    include_in_schema=False,
+)
+async def inquiry_verification(
+    request: Request[Any, Any, Any],
+    uid: FromPath[str],
+    session: NamedDependency[AsyncSession],
+    ctx: NamedDependency[TenantContext],
+) -> Template:
+    """A one-time identity-verification link, shown once on the page it answers with (never
+    put in a redirect's URL: it is a secret for the customer)."""
+    inquiry = await inquiry_or_404(session, uid)
+    path = await request_verification(session, ctx, inquiry, request.state.principal.user_id)
+    return await _detail(request, session, ctx, inquiry, verification_url=path)
 
 
 @post(
@@ -190,6 +250,11 @@ async def inquiry_message(
 ) -> Redirect:
     data = await _form(request)
     body = (data.get("body") or "").strip()
+    if data.get("canned", "").isdigit():  # the canned text first, then what was typed
+        chosen = await session.get(CannedReply, int(data["canned"]))
+        if chosen is None:
+            raise ApiError(422, "No such canned reply.", field="canned")
+        body = "\n\n".join(part for part in (chosen.body.strip(), body) if part)
     if not body:
         raise ApiError(422, "Write a message.", field="body")
     inquiry = await inquiry_or_404(session, uid)
@@ -232,6 +297,8 @@ async def inquiry_update(
             status=data.get("status") or None,
             queue_slug=data.get("queue") or None,
             priority=int(data["priority"]) if data.get("priority", "").isdigit() else None,
+            category=data["category"].strip() if "category" in data else None,
+            tags=data["tags"].replace("、", ",").split(",") if "tags" in data else None,
             assignee_id=int(assignee) if assignee.isdigit() else None,
             unassign=assignee == "none",
         )
@@ -246,9 +313,63 @@ async def inquiry_update(
 async def supervise(
     request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]
 ) -> Template:
+    canned = (await session.exec(select(CannedReply).order_by(col(CannedReply.title)))).all()
     return await page(
-        request, "intake/supervise.html", title="SVビュー", stats=await queue_stats(session)
+        request,
+        "intake/supervise.html",
+        title="SVビュー",
+        stats=await queue_stats(session),
+        canned=canned,
     )
+
+
+@post(
+    "/t/{tenant:str}/canned-replies",
+    opt={"permission": "queue:supervise"},
+    include_in_schema=False,
+)
+async def canned_reply_add(
+    request: Request[Any, Any, Any],
+    session: NamedDependency[AsyncSession],
+    ctx: NamedDependency[TenantContext],
+) -> Redirect:
+    """Add a canned reply (or replace the text of one with the same title); audited."""
+    from core import audit
+
+    data = await _form(request)
+    title, body = (data.get("title") or "").strip(), (data.get("body") or "").strip()
+    if not title or len(title) > 100:
+        raise ApiError(422, "A title of 1-100 characters is needed.", field="title")
+    if not body or len(body) > 5000:
+        raise ApiError(422, "A text of 1-5000 characters is needed.", field="body")
+    existing = (await session.exec(select(CannedReply).where(CannedReply.title == title))).first()
+    if existing is None:
+        session.add(CannedReply(tenant_id=ctx.id, title=title, body=body))
+    else:
+        existing.body = body
+    await audit(session, "canned_reply.save", object_type="canned_reply", object_id=title)
+    return _see_other(f"/t/{ctx.slug}/supervise")
+
+
+@post(
+    "/t/{tenant:str}/canned-replies/{reply_id:int}/delete",
+    opt={"permission": "queue:supervise"},
+    include_in_schema=False,
+)
+async def canned_reply_delete(
+    request: Request[Any, Any, Any],
+    reply_id: FromPath[int],
+    session: NamedDependency[AsyncSession],
+    ctx: NamedDependency[TenantContext],
+) -> Redirect:
+    from core import audit
+
+    reply = await session.get(CannedReply, reply_id)
+    if reply is None:
+        raise ApiError(404, "No such canned reply.")
+    await session.delete(reply)
+    await audit(session, "canned_reply.delete", object_type="canned_reply", object_id=reply.title)
+    return _see_other(f"/t/{ctx.slug}/supervise")
 
 
 INTAKE_PAGES = [
@@ -257,5 +378,8 @@ INTAKE_PAGES = [
     inquiry_detail,
     inquiry_message,
     inquiry_update,
+    inquiry_verification,
     supervise,
+    canned_reply_add,
+    canned_reply_delete,
 ]

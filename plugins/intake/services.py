@@ -141,6 +141,7 @@ async def update_inquiry(
     status: str | None = None,
     priority: int | None = None,
     category: str | None = None,
+    tags: list[str] | None = None,
     queue_slug: str | None = None,
     assignee_id: int | None = None,
     unassign: bool = False,
@@ -162,6 +163,11 @@ async def update_inquiry(
     if category is not None and category != inquiry.category:
         inquiry.category = category[:64]
         changes.append("category")
+    if tags is not None:
+        cleaned = sorted({t.strip()[:32] for t in tags if t.strip()})[:20]
+        if cleaned != sorted(inquiry.tags or []):
+            inquiry.tags = cleaned
+            changes.append("tags")
     if queue_slug is not None:
         queue = (await session.exec(select(Queue).where(Queue.slug == queue_slug))).first()
         if queue is None:
