@@ -131,14 +131,13 @@ class PersonalData:
         for column, indexes, known in lookups:
             if not indexes:
                 continue
-            rows = await self.session.exec(
+            rows = await self.session.exec(  # no ORDER BY: SQLite would then scan the tenant
                 select(Customer.id, Customer.uid, column)
                 .where(col(column).in_(indexes))
                 .where(col(Customer.merged_into_id).is_(None))
-                .order_by(col(Customer.id))
             )
-            for ident, uid, value in rows.all():
-                known.setdefault(value, CustomerRef(ident or 0, uid))
+            for ident, uid, value in sorted(rows.all(), key=lambda row: row[0] or 0):
+                known.setdefault(value, CustomerRef(ident or 0, uid))  # the oldest record
         answers: list[CustomerRef | None] = []
         new_rows: list[dict[str, Any]] = []
         events: list[AuditEntry] = []
