@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import structlog
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -18,6 +19,7 @@ from core.authz.policy import Authorizer
 from core.db.engine import Database
 from core.identity.routes import AuthController
 from core.jobs.worker import Worker
+from core.logging import configure_logging
 from core.pii.keyring import KeyRing
 from core.pii.routes import CustomerController
 from core.plugins.host import PluginHost
@@ -95,8 +97,13 @@ def create_app(
     host: PluginHost | None = None,
     run_worker: bool = False,
 ) -> Litestar:
-    """The app. The database must already be migrated (``madoguchi serve`` does that)."""
+    """The app. The database must already be migrated (``madoguchi serve`` does that).
+
+    Also the factory for an ASGI server's own workers (``uvicorn --factory
+    core.app:create_app --workers N``): logging is set up here unless the CLI did it."""
     settings = settings or load_settings()
+    if not structlog.is_configured():
+        configure_logging(settings.log_format)
     host = host or build_host(settings)
     db = Database(settings.database_url)
     core = CoreState(

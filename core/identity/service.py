@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -241,36 +242,43 @@ async def principal_for(
 async def principals_for_tokens(
     session: AsyncSession, token_hashes: Iterable[str]
 ) -> dict[str, Principal]:
-    """The principals behind many token hashes at once, read fresh (two statements); a hash
+    """The principals behind many token hashes at once, read fresh in one statement; a hash
     that is unknown, expired, revoked or of a disabled user is missing from the answer."""
     wanted = sorted(set(token_hashes))
     if not wanted:
         return {}
     now = utcnow()
     rows = (
-        await session.exec(
-            select(ApiToken, User)
-            .join(User, User.id == ApiToken.user_id)  # type: ignore[arg-type]
+        await session.exec(  # type: ignore[call-overload]
+            sa.select(
+                col(ApiToken.token_hash),
+                col(ApiToken.tenant_id),
+                col(ApiToken.revoked_at),
+                col(ApiToken.expires_at),
+                col(User.id),
+                col(User.email),
+                col(User.is_active),
+                col(User.language),
+                col(User.display_name),
+                col(RoleGrant.role),
+                col(RoleGrant.tenant_id),
+            )
+            .join(User, col(User.id) == col(ApiToken.user_id))
+            .outerjoin(RoleGrant, col(RoleGrant.user_id) == col(User.id))
             .where(col(ApiToken.token_hash).in_(wanted))
         )
     ).all()
-    live = [
-        (token, user)
-        for token, user in rows
-        if user.is_active
-        and token.revoked_at is None
-        and (token.expires_at is None or token.expires_at > now)
-    ]
-    user_ids = sorted({_id(user) for _, user in live})
-    grants: dict[int, list[RoleGrant]] = {}
-    if user_ids:
-        for grant in (
-            await session.exec(select(RoleGrant).where(col(RoleGrant.user_id).in_(user_ids)))
-        ).all():
-            grants.setdefault(grant.user_id, []).append(grant)
+    found: dict[str, tuple[Any, list[RoleGrant]]] = {}
+    for digest, token_tenant, revoked, expires, uid, email, active, lang, name, role, scope in rows:
+        if not active or revoked is not None or (expires is not None and expires <= now):
+            continue
+        user = User(id=uid, email=email, language=lang, display_name=name)
+        _, grants = found.setdefault(digest, ((user, token_tenant), []))
+        if role is not None:
+            grants.append(RoleGrant(user_id=uid, role=role, tenant_id=scope))
     return {
-        token.token_hash: _principal(user, grants.get(_id(user), []), token.tenant_id)
-        for token, user in live
+        digest: _principal(user, grants, token_tenant)
+        for digest, ((user, token_tenant), grants) in found.items()
     }
 
 

@@ -5,7 +5,7 @@ caller) or ``opt={"permission": "object:action"}``; ``create_app`` refuses to st
 
 A write route that commits many requests together (:mod:`core.db.group_commit`) may add
 ``"recheck_on_write": True``: the gate then takes a bearer token's principal and the tenant
-from a cache of a few seconds, and the route must call :func:`recheck_access` inside its write
+from a cache (30 s), and the route must call :func:`recheck_access` inside its write
 transaction, which reads them afresh for the whole group; a revoked token or grant, a closed
 tenant or a disabled plugin is refused there, before anything is written, and audited.
 
@@ -20,10 +20,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
 import structlog
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
+from sqlmodel import col
 
 from core.audit.log import Actor, AuditEntry, current_actor, record, record_many, set_actor
 from core.authz.roles import PLATFORM_DOMAIN
@@ -40,7 +42,7 @@ from core.identity.sessions import COOKIE, csrf_matches, session_user
 from core.plugins.models import TenantPlugin
 from core.tenancy.context import TenantContext
 from core.tenancy.models import Tenant, TenantStatus
-from core.tenancy.service import context_of, enabled_plugins, get_tenant, tenant_plugins
+from core.tenancy.service import context_of, enabled_plugins, get_tenant
 from core.web.errors import ApiError
 from core.web.state import CoreState, RequestTenant, core_state
 
@@ -267,11 +269,11 @@ async def _denied(
 
 @dataclass(frozen=True)
 class Rechecked:
-    """Per claim None or the error the gate would now answer; the tenant's plugin rows as
-    read in this transaction (their settings are current too)."""
+    """Per claim None or the error the gate would now answer; the tenant's plugins as read
+    in this transaction: id -> (enabled, settings)."""
 
     answers: list[ApiError | None]
-    plugins: dict[str, TenantPlugin]
+    plugins: dict[str, tuple[bool, dict[str, Any]]]
 
 
 async def recheck_access(
@@ -282,14 +284,28 @@ async def recheck_access(
     audit_into: list[AuditEntry] | None = None,
 ) -> Rechecked:
     """Check a group's access again inside its write transaction (a tenant-bound session):
-    the tenant, its plugins, the tokens and the grants are read afresh, once for the whole
-    group. Denials are audited in this transaction (or appended to ``audit_into`` for the
-    caller to record before it commits)."""
-    tenant = await session.get(Tenant, ctx.id)
-    if tenant is None or tenant.status != TenantStatus.ACTIVE:
+    the tenant with its plugins (one statement), the tokens with their users and grants
+    (another) are read afresh, once for the whole group. Denials are audited in this
+    transaction (or appended to ``audit_into`` for the caller to record before it commits)."""
+    rows = (
+        await session.exec(
+            sa.select(
+                col(Tenant.status),
+                col(Tenant.config_version),
+                col(Tenant.role_templates),
+                col(TenantPlugin.plugin_id),
+                col(TenantPlugin.enabled),
+                col(TenantPlugin.settings),
+            )
+            .outerjoin(TenantPlugin, col(TenantPlugin.tenant_id) == col(Tenant.id))
+            .where(col(Tenant.id) == ctx.id)
+        )
+    ).all()
+    if not rows or rows[0][0] != TenantStatus.ACTIVE:
         return Rechecked([ApiError(404, "No such tenant.") for _ in claims], {})
-    plugins = {p.plugin_id: p for p in await tenant_plugins(session)}
-    enabled = {p.plugin_id for p in plugins.values() if p.enabled}
+    _, config_version, role_templates = rows[0][:3]
+    plugins = {r[3]: (bool(r[4]), dict(r[5] or {})) for r in rows if r[3] is not None}
+    enabled = {plugin for plugin, (on, _) in plugins.items() if on}
     fresh = await principals_for_tokens(session, [c.token_hash for c in claims if c.token_hash])
     domain = tenant_domain(ctx.id)
     answers: list[ApiError | None] = []
@@ -310,8 +326,8 @@ async def recheck_access(
             roles,
             domain,
             claim.permission,
-            version=tenant.config_version,
-            templates=dict(tenant.role_templates or {}),
+            version=config_version,
+            templates=dict(role_templates or {}),
         ):
             reason = "missing_permission"
             error = ApiError(403, f"Permission {claim.permission} is required.")

@@ -37,12 +37,13 @@ class CoreState:
     # (tenant id, config version) -> enabled plugin ids; a version bump on any node misses
     enabled_cache: dict[tuple[int, int], frozenset[str]] = field(default_factory=dict)
     # for routes that check access again inside their write transaction (``recheck_on_write``)
-    # only: token hash -> Principal, tenant slug -> RequestTenant, each for a few seconds
+    # only: token hash -> Principal, tenant slug -> RequestTenant, for 30 s (the write
+    # transaction reads them afresh, so a stale entry lets nothing through)
     recent_principals: TTLCache[str, Principal] = field(
-        default_factory=lambda: TTLCache(maxsize=10_000, ttl=10.0)
+        default_factory=lambda: TTLCache(maxsize=10_000, ttl=30.0)
     )
     recent_tenants: TTLCache[str, RequestTenant] = field(
-        default_factory=lambda: TTLCache(maxsize=10_000, ttl=5.0)
+        default_factory=lambda: TTLCache(maxsize=10_000, ttl=30.0)
     )
     menu_items: list[MenuItem] = field(default_factory=list)
     portal_sections: list[PortalSection] = field(default_factory=list)

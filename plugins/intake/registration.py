@@ -124,10 +124,13 @@ async def register_inquiries(
     settings: dict[str, Any],
     items: Sequence[NewInquiry],
     audit_into: list[AuditEntry] | None = None,
+    watch_sla: bool = True,
 ) -> list[Registered]:
     """Store a group of inquiries with their customers (found by blind index or created) and
     first messages, routed and given SLA due times; each audited (``inquiry.create``), or its
-    audit entries appended to ``audit_into`` for the caller to record before commit."""
+    audit entries appended to ``audit_into`` for the caller to record before commit. Makes
+    sure the tenant's SLA watch job is queued unless ``watch_sla`` is False (a caller that
+    checked recently)."""
     if not items:
         return []
     entries: list[AuditEntry] = [] if audit_into is None else audit_into
@@ -225,7 +228,8 @@ async def register_inquiries(
     )
     from plugins.intake.sla import SLA_CHECK  # the watch starts with a tenant's first inquiry
 
-    await enqueue_in(session, SLA_CHECK, {"repeat": True}, max_attempts=3, once=True)
+    if watch_sla:
+        await enqueue_in(session, SLA_CHECK, {"repeat": True}, max_attempts=3, once=True)
     if audit_into is None:
         await audit_many(session, entries)
     return registered
