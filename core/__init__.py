@@ -6,6 +6,7 @@ Plugins import only what is listed in ``__all__`` here, never a private module o
 from core.audit.log import Actor, AuditEntry, acting_as
 from core.audit.log import record as audit
 from core.audit.log import record_many as audit_many
+from core.cli.runtime import Runtime as CliRuntime
 from core.crypto.keyfiles import load_or_create_key
 from core.db.base import JSONType, TenantScoped, TZDateTime, utcnow
 from core.db.engine import Database
@@ -39,6 +40,7 @@ __all__ = [
     "Actor",
     "ApiError",
     "AuditEntry",
+    "CliRuntime",
     "Customer",
     "Database",
     "GroupCommit",

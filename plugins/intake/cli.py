@@ -21,11 +21,10 @@ def smtp(ctx: click.Context, host: str, port: int, max_size: int) -> None:
     """Accept mail for the tenants' inbound addresses and turn it into inquiries."""
     from aiosmtpd.smtp import SMTP
 
-    from core import KeyRing
-    from core.cli.runtime import Runtime
+    from core import CliRuntime, KeyRing
     from plugins.intake.smtp import IntakeSMTPHandler
 
-    runtime: Runtime = ctx.ensure_object(Runtime)
+    runtime: CliRuntime = ctx.ensure_object(CliRuntime)
     runtime.ensure_schema()
 
     async def serve() -> None:
