@@ -39,7 +39,7 @@ class AuthController(Controller):
     path = "/api/v1/auth"
     tags = ("auth",)
 
-    @post("/login", opt={"public": True}, status_code=200)
+    @post("/login", opt={"public": True, "per_client_per_minute": 30}, status_code=200)
     async def login(
         self,
         request: Request[Any, Any, Any],

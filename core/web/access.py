@@ -176,6 +176,7 @@ async def enforce_access(
     permission = route_permission(handler)
     core = core_state(connection.app.state)
     if permission is None:
+        _throttle(core, connection, handler)
         await _public_tenant(core, connection, handler)
         return
     recheck = handler.opt.get("recheck_on_write") is True
@@ -215,6 +216,23 @@ async def enforce_access(
     if recheck:
         connection.state.access_claim = AccessClaim(
             permission, handler.opt.get("plugin"), token_hash, principal, current_actor()
+        )
+
+
+def _throttle(
+    core: CoreState, connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """A public route's per-client limit (``per_client_per_minute``), before any lookup."""
+    limit = handler.opt.get("per_client_per_minute")
+    if not isinstance(limit, int):
+        return
+    client = connection.client.host if connection.client else ""
+    route = f"{connection.scope.get('method', '')} {handler.paths and sorted(handler.paths)[0]}"
+    wait = core.throttle.allow(route, client, limit)
+    if wait is not None:
+        log.warning("public_throttled", route=route)  # no address: it may identify a person
+        raise ApiError(
+            429, "Too many requests; please wait a minute.", headers={"Retry-After": str(wait)}
         )
 
 

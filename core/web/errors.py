@@ -42,9 +42,15 @@ class ApiError(HTTPException):
     """An HTTP error with a machine-readable code and, optionally, the field at fault."""
 
     def __init__(
-        self, status_code: int, message: str, *, code: str | None = None, field: str | None = None
+        self,
+        status_code: int,
+        message: str,
+        *,
+        code: str | None = None,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(detail=message, status_code=status_code)
+        super().__init__(detail=message, status_code=status_code, headers=headers)
         self.code = code or _CODES.get(status_code, "error")
         self.field = field
 
@@ -80,7 +86,10 @@ def _body(
 
 def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     if isinstance(exc, ApiError):
-        return _page_or_body(request, exc.status_code, exc.code, exc.detail, exc.field)
+        response = _page_or_body(request, exc.status_code, exc.code, exc.detail, exc.field)
+        for name, value in (exc.headers or {}).items():  # Retry-After, for one
+            response.headers[name] = value
+        return response
     field = None
     if isinstance(exc, ValidationException) and isinstance(exc.extra, list) and exc.extra:
         first = exc.extra[0]

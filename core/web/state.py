@@ -13,6 +13,7 @@ from core.identity.service import Principal
 from core.pii.keyring import KeyRing
 from core.plugins.api import MenuItem, PortalSection
 from core.plugins.host import PluginHost
+from core.security.throttle import Throttle
 from core.settings import Settings
 from core.tenancy.context import TenantContext
 
@@ -45,6 +46,7 @@ class CoreState:
     recent_tenants: TTLCache[str, RequestTenant] = field(
         default_factory=lambda: TTLCache(maxsize=10_000, ttl=30.0)
     )
+    throttle: Throttle = field(default_factory=Throttle)  # public routes, per client
     menu_items: list[MenuItem] = field(default_factory=list)
     portal_sections: list[PortalSection] = field(default_factory=list)
 

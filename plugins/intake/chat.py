@@ -82,7 +82,7 @@ class ChatController(Controller):
     path = "/api/v1/t/{tenant:str}/chat"
     tags = ("intake",)
 
-    @post("/conversations", opt={"public": True})
+    @post("/conversations", opt={"public": True, "per_client_per_minute": 10})
     async def start(
         self,
         request: Request[Any, Any, Any],
@@ -123,7 +123,7 @@ class ChatController(Controller):
             headers={"Cache-Control": "no-store"},
         )
 
-    @post("/messages", opt={"public": True})
+    @post("/messages", opt={"public": True, "per_client_per_minute": 60})
     async def post_message(
         self,
         request: Request[Any, Any, Any],
@@ -285,7 +285,7 @@ async def verify_form(
 
 @post(
     "/t/{tenant:str}/verify/{token:str}",
-    opt={"public": True},
+    opt={"public": True, "per_client_per_minute": 10},
     include_in_schema=False,
     status_code=200,
 )

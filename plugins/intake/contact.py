@@ -24,6 +24,7 @@ from plugins.intake.outbox import RECEIPT, queue_mail
 from plugins.intake.services import NewInquiry, create_inquiry
 from plugins.intake.web import relay_of
 
+SUBMITS_PER_MINUTE = 20  # per client address: a person does not send more
 __all__ = ["MIN_SECONDS", "contact_form", "contact_submit", "form_token"]
 
 MIN_SECONDS, MAX_SECONDS = 3, 7200
@@ -77,7 +78,12 @@ async def contact_form(
     return await _form(request, ctx, plugin_settings, values={})
 
 
-@post("/t/{tenant:str}/contact", opt={"public": True}, include_in_schema=False, status_code=200)
+@post(
+    "/t/{tenant:str}/contact",
+    opt={"public": True, "per_client_per_minute": SUBMITS_PER_MINUTE},
+    include_in_schema=False,
+    status_code=200,
+)
 async def contact_submit(
     request: Request[Any, Any, Any],
     ctx: NamedDependency[TenantContext],

@@ -109,7 +109,7 @@ async def login_form(
     return response
 
 
-@post("/login", opt={"public": True}, include_in_schema=False)
+@post("/login", opt={"public": True, "per_client_per_minute": 30}, include_in_schema=False)
 async def login_submit(
     request: Request[Any, Any, Any], core: NamedDependency[CoreState]
 ) -> Response[Any]:

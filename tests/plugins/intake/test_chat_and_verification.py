@@ -130,3 +130,28 @@ async def test_verification_link_shows_the_operator_only_the_result(
         for row in (await session.exec(select(Verification))).all():
             row.expires_at = utcnow() - timedelta(seconds=1)
     assert (await client.get(f"/t/sonpo/verify/{token}")).status_code == 404
+
+
+async def test_one_address_starting_too_many_chats_is_slowed_down(
+    chat_desk: Any, db: Database
+) -> None:
+    """The public chat start allows 10 a minute per client address; the 11th gets 429 with
+    Retry-After and stores nothing, while other public routes still answer."""
+    from sqlmodel import select
+
+    from plugins.intake.models import ChatSession
+
+    client, _ = chat_desk
+    url = "/api/v1/t/sonpo/chat/conversations"
+    answers = [(await client.post(url, json={"body": f"相談 {n}"})).status_code for n in range(11)]
+    assert answers == [201] * 10 + [429]
+    refused = await client.post(url, json={"body": "もう一度"})
+    assert refused.status_code == 429 and 1 <= int(refused.headers["retry-after"]) <= 60
+    assert refused.json()["error"]["code"] == "too_many_requests"
+    async with db.session() as platform:
+        from core.tenancy.service import get_tenant
+
+        tenant = await get_tenant(platform, "sonpo")
+    async with db.session(tenant.id if tenant else None) as session:
+        assert len((await session.exec(select(ChatSession))).all()) == 10
+    assert (await client.get("/t/sonpo/contact")).status_code == 200
