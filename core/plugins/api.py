@@ -46,7 +46,8 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class Setting:
-    """One setting a tenant can give the plugin. ``type`` is one of the keys of ``_TYPES``."""
+    """One setting a tenant can give the plugin. ``type`` is one of the keys of ``_TYPES``;
+    ``choices`` limit the value, or each element of a list."""
 
     type: str
     default: Any = None
@@ -66,8 +67,14 @@ class Setting:
             raise SettingsError(name, f"expected {self.type}, got {type(value).__name__}")
         if isinstance(value, list) and not all(isinstance(v, str) for v in value):
             raise SettingsError(name, "expected a list of strings")
-        if self.choices is not None and value not in self.choices:
-            raise SettingsError(name, f"must be one of {', '.join(map(str, self.choices))}")
+        if self.choices is not None:
+            allowed_values = ", ".join(map(str, self.choices))
+            if isinstance(value, list):  # a list setting with choices: each element is one
+                wrong = [v for v in value if v not in self.choices]
+                if wrong:
+                    raise SettingsError(name, f"{wrong[0]} is not one of {allowed_values}")
+            elif value not in self.choices:
+                raise SettingsError(name, f"must be one of {allowed_values}")
         return value
 
 

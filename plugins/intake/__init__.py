@@ -2,6 +2,9 @@
 
 from core import PermissionSpec, PluginManifest, Setting
 
+# the web form's optional fields, in form order; the message itself is always there
+CONTACT_FIELDS = ("name", "name_kana", "email", "phone", "postal_code", "address", "subject")
+
 MANIFEST = PluginManifest(
     id="intake",
     name="問い合わせ受付 / Inquiry intake",
@@ -26,6 +29,23 @@ MANIFEST = PluginManifest(
         ),
         "identity_verification": Setting(
             "bool", default=False, description="offer the secure personal-data link"
+        ),
+        "contact_fields": Setting(
+            "list[str]",
+            default=list(CONTACT_FIELDS),
+            choices=CONTACT_FIELDS,
+            description="fields of the web form besides the message",
+        ),
+        "contact_required": Setting(
+            "list[str]",
+            default=["name"],
+            choices=CONTACT_FIELDS,
+            description="web form fields the customer must fill in",
+        ),
+        "contact_categories": Setting(
+            "list[str]",
+            default=[],
+            description="kinds of inquiry the web form offers (one must be chosen)",
         ),
     },
     permissions=(

@@ -19,12 +19,24 @@ from litestar.response import Template
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import PersonalData, TenantContext, after_commit, load_or_create_key, page
+from plugins.intake import MANIFEST
 from plugins.intake.normalize import InputError, clean_text, normalise_phone, normalise_postal
 from plugins.intake.outbox import RECEIPT, queue_mail
 from plugins.intake.services import NewInquiry, create_inquiry
 from plugins.intake.web import relay_of
 
 SUBMITS_PER_MINUTE = 20  # per client address: a person does not send more
+
+# label, input type, max length, autocomplete, hint: how each optional field is shown
+FIELD_INPUTS: dict[str, tuple[str, str, int, str, str]] = {
+    "name": ("お名前", "text", 100, "name", ""),
+    "name_kana": ("フリガナ", "text", 100, "off", ""),
+    "email": ("メールアドレス", "email", 254, "email", ""),
+    "phone": ("電話番号", "tel", 40, "tel", "例: 090-1234-5678（全角でも可）"),
+    "postal_code": ("郵便番号", "text", 10, "postal-code", ""),
+    "address": ("ご住所", "text", 300, "street-address", ""),
+    "subject": ("件名", "text", 200, "off", ""),
+}
 __all__ = ["MIN_SECONDS", "contact_form", "contact_submit", "form_token"]
 
 MIN_SECONDS, MAX_SECONDS = 3, 7200
@@ -49,6 +61,29 @@ def _token_ok(key: bytes, tenant: str, token: str, now: float) -> bool:
     return hmac.compare_digest(expected, token) and MIN_SECONDS <= now - issued <= MAX_SECONDS
 
 
+def _read_fields(
+    values: dict[str, str], shown: list[str], required: set[str]
+) -> dict[str, str | None]:
+    """The shown fields, normalised and checked (Japanese messages); the others None. With
+    both e-mail and phone on the form, one of them is needed so that the desk can answer."""
+    limits = {"name": 100, "name_kana": 100, "address": 300, "subject": 200, "email": 254}
+    read: dict[str, str | None] = dict.fromkeys(MANIFEST.settings["contact_fields"].choices or ())
+    for name in shown:
+        if name == "phone":
+            read[name] = normalise_phone(values[name])
+        elif name == "postal_code":
+            read[name] = normalise_postal(values[name])
+        else:
+            read[name] = clean_text(values[name], name, limit=limits[name])
+        if name in required and read[name] is None:
+            raise InputError(name, "入力してください")
+    if read["email"] is not None and "@" not in read["email"]:
+        raise InputError("email", "メールアドレスの形式が正しくありません")
+    if {"email", "phone"} <= set(shown) and read["email"] is None and read["phone"] is None:
+        raise InputError("email", "メールアドレスか電話番号のどちらかを入力してください")
+    return read
+
+
 async def _form(
     request: Request[Any, Any, Any],
     ctx: TenantContext,
@@ -64,6 +99,8 @@ async def _form(
         status_code=status_code,
         token=token,
         settings=settings,
+        fields=[(name, FIELD_INPUTS[name]) for name in settings["contact_fields"]],
+        required=set(settings["contact_required"]),
         personal=True,
         **extra,
     )
@@ -92,19 +129,8 @@ async def contact_submit(
 ) -> Template:
     form = await request.form()
     data = {k: v for k, v in form.items() if isinstance(v, str)}
-    values = {
-        k: data.get(k, "")
-        for k in (
-            "name",
-            "name_kana",
-            "email",
-            "phone",
-            "postal_code",
-            "address",
-            "subject",
-            "body",
-        )
-    }
+    shown = list(plugin_settings["contact_fields"])
+    values = {k: data.get(k, "") for k in [*shown, "body", "category"]}
     if "web" not in plugin_settings["channels"]:
         return await _form(
             request,
@@ -126,17 +152,12 @@ async def contact_submit(
             error="送信を確認できませんでした。少し時間をおいて、もう一度送信してください。",
         )
     try:
-        name = clean_text(values["name"], "name", limit=100, required=True)
+        fields = _read_fields(values, shown, set(plugin_settings["contact_required"]))
         body = clean_text(values["body"], "body", limit=4000, required=True)
-        subject = clean_text(values["subject"], "subject", limit=200)
-        email = clean_text(values["email"], "email", limit=254)
-        if email is not None and "@" not in email:
-            raise InputError("email", "メールアドレスの形式が正しくありません")
-        phone = normalise_phone(values["phone"])
-        if email is None and phone is None:
-            raise InputError("email", "メールアドレスか電話番号のどちらかを入力してください")
-        postal = normalise_postal(values["postal_code"])
-        address = clean_text(values["address"], "address", limit=300)
+        categories = plugin_settings["contact_categories"]
+        category = values["category"].strip()
+        if categories and category not in categories:
+            raise InputError("category", "お問い合わせの種類を選んでください")
     except InputError as exc:
         return await _form(
             request,
@@ -147,10 +168,12 @@ async def contact_submit(
             error=exc.message,
             error_field=exc.field,
         )
+    postal, address = fields["postal_code"], fields["address"]
+    full_address = " ".join(p for p in (postal and f"〒{postal}", address) if p) or None
+    email = fields["email"]
     core = request.app.state.core
     relay = relay_of(request)
     pd = PersonalData(core.db, session, core.keyring, ctx)
-    full_address = " ".join(p for p in (postal and f"〒{postal}", address) if p) or None
     inquiry = await create_inquiry(
         session,
         pd,
@@ -158,11 +181,12 @@ async def contact_submit(
         plugin_settings,
         NewInquiry(
             channel="web",
-            subject=subject,
+            subject=fields["subject"],
             body=body,
-            name=name,
-            name_kana=clean_text(values["name_kana"], "name_kana", limit=100),
-            phone=phone,
+            category=category if categories else "",
+            name=fields["name"],
+            name_kana=fields["name_kana"],
+            phone=fields["phone"],
             email=email,
             address=full_address,
         ),

@@ -27,9 +27,13 @@ def test_admin_onboards_a_client_and_enables_a_plugin(page: Any, server: Server)
     card.locator('textarea[name="setting.inbound_addresses"]').fill(
         "support@kaede-denki.example.jp"
     )
+    postal = 'input[name="setting.contact_fields"][value="postal_code"]'
+    card.locator(postal).uncheck()  # the web form without a postal code
     card.get_by_role("button", name="プラグイン設定を保存").click()
     card = page.locator('section[data-plugin="intake"]')
     assert card.locator(".tag").inner_text() == "有効"
+    assert not card.locator(postal).is_checked()
+    assert card.locator('input[name="setting.contact_fields"][value="phone"]').is_checked()
     assert (
         card.locator('textarea[name="setting.inbound_addresses"]').input_value()
         == "support@kaede-denki.example.jp"

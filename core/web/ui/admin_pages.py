@@ -270,8 +270,14 @@ async def tenant_plugin(
     if plugin_id not in core.host.manifests:
         raise ApiError(404, "No such plugin.")
     manifest = core.host.manifest(plugin_id)
+    form = await request.form()
     settings = {}
     for name, spec in manifest.settings.items():
+        if spec.type == "list[str]" and spec.choices:  # one checkbox per choice
+            if f"setting.{name}.shown" in data:
+                checked = form.getall(f"setting.{name}")
+                settings[name] = [v for v in checked if isinstance(v, str)]
+            continue
         value = _setting_value(spec.type, data.get(f"setting.{name}"))
         if value is not None:
             settings[name] = value
