@@ -60,6 +60,7 @@ class Database:
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
+        self._for_groups: Database | None = None
         self._factory = async_sessionmaker(
             self.engine,
             class_=AsyncSession,
@@ -103,5 +104,20 @@ class Database:
                 await writer(session)
             await session.commit()
 
+    def for_groups(self) -> Database:
+        """The database for group-commit writers (:mod:`core.db.group_commit`). On PostgreSQL
+        a small pool of its own without the pre-ping round trip at every checkout: a group
+        that finds its connection dead is tried again item by item, on fresh connections (a
+        disconnect invalidates the pool). SQLite: this database itself."""
+        if self.dialect != "postgresql":
+            return self
+        if self._for_groups is None:
+            self._for_groups = Database(
+                self.url, pool_size=4, max_overflow=4, pool_pre_ping=False, pool_recycle=1800
+            )
+        return self._for_groups
+
     async def dispose(self) -> None:
+        if self._for_groups is not None:
+            await self._for_groups.dispose()
         await self.engine.dispose()

@@ -8,7 +8,8 @@ load and no timer is involved (on an idle desk each request is committed at once
 
 A handler answers each item with a result or an exception for that item alone (a refusal);
 the others still commit. If the transaction itself fails, its items are tried again one by
-one, so one bad item cannot take the rest of its group down with it.
+one, so one bad item cannot take the rest of its group down with it; a transaction whose
+connection the database dropped is first tried once more as it was.
 
 SQLite has one writer at a time. Group writers of every process on the database file take
 turns through a lock file beside it (``flock``: the kernel queues the waiters), instead of
@@ -115,12 +116,20 @@ class GroupCommit(Generic[T, R]):
         finally:
             del self._writers[ctx.id]
 
-    async def _run(self, ctx: TenantContext, group: list[tuple[T, asyncio.Future[R]]]) -> None:
+    async def _run(
+        self, ctx: TenantContext, group: list[tuple[T, asyncio.Future[R]]], retried: bool = False
+    ) -> None:
         try:
             async with self._turn(), self.db.session(ctx) as session:
                 await take_write_lock(session)
                 results = await self.handler(session, ctx, [item for item, _ in group])
         except Exception as exc:
+            if getattr(exc, "connection_invalidated", False) and not retried:
+                # the database dropped the connection (a restart, a failover): once more, on
+                # a fresh one; nothing of the failed transaction was committed
+                log.warning("group_commit_reconnected", group=self.name, items=len(group))
+                await self._run(ctx, group, retried=True)
+                return
             if len(group) > 1:
                 log.warning("group_commit_split", group=self.name, items=len(group))
                 for one in group:

@@ -83,7 +83,7 @@ class InquiryWriter:
     sla_checked: dict[int, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.group = GroupCommit(self.core.db, self._write, name="intake.inquiries")
+        self.group = GroupCommit(self.core.db.for_groups(), self._write, name="intake.inquiries")
 
     async def submit(self, ctx: TenantContext, submission: Submission) -> Outcome:
         """Register the inquiry in the tenant's next group; raises ApiError for a refusal."""

@@ -101,3 +101,42 @@ async def test_the_writer_does_not_take_the_first_callers_actor(
     with acting_as(Actor(user_id=42, roles=("operator",), via="api")):
         assert await group.submit(tenant, 1) == 10
     assert handler.actors[0].user_id is None  # each item carries its actor explicitly
+
+
+@pytest.mark.parametrize("engine_kind", ["postgres"])
+async def test_a_group_whose_connection_died_is_committed_on_fresh_ones(
+    engine_kind: str, db: Database, tenant: TenantContext
+) -> None:
+    """The writers' pool skips the pre-ping; after the database dropped its connections (a
+    restart, a failover) the group fails once and its items are tried again, each on a
+    fresh connection, so none is lost."""
+    import sqlalchemy as sa
+    import structlog
+
+    handler = Recorder()
+    group: GroupCommit[int, Any] = GroupCommit(db.for_groups(), handler, name="test")
+    assert await asyncio.gather(*(group.submit(tenant, i) for i in range(3))) == [0, 10, 20]
+    async with db.engine.connect() as admin:
+        killed = await admin.execute(
+            sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+        assert killed.scalar_one() >= 1
+    with structlog.testing.capture_logs() as logs:
+        answers = await asyncio.gather(*(group.submit(tenant, i) for i in range(3, 9)))
+    assert answers == [i * 10 for i in range(3, 9)]
+    assert [e["event"] for e in logs if e["event"].startswith("group_commit")] == [
+        "group_commit_reconnected"
+    ]
+    async with db.engine.connect() as admin:  # and a lone request on an idle desk
+        await admin.execute(
+            sa.text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    assert await group.submit(tenant, 9) == 90
+    assert sorted(map(int, await _items(db, tenant))) == list(range(10))
+    assert (await verify_tenant(db, tenant.id)).report.ok
