@@ -15,9 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,6 +23,9 @@ import time
 from pathlib import Path
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from loadgen import LUA_REPORT, LUA_THREAD_IDS, free_port, wrk  # a sibling module
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".tmp" / "helpdesk-venv"
@@ -81,13 +82,9 @@ queue = Queue.objects.create(title="Bench", slug="bench", allow_public_submissio
 print(Token.objects.create(user=user).key, queue.id)
 """
 
-LUA = """
-local threads = 0
-setup = function(thread)
-  thread:set("tid", threads)
-  threads = threads + 1
-end
-counter = 0
+LUA = (
+    LUA_THREAD_IDS
+    + """
 request = function()
   counter = counter + 1
   local id = string.format("%d-%d-%d", tid, os.time(), counter)
@@ -97,12 +94,9 @@ request = function()
     ["Content-Type"] = "application/json",
   }, body)
 end
-done = function(summary, latency, requests)
-  io.write(string.format("JSON{\\"requests\\":%d,\\"errors\\":%d,\\"non2xx\\":%d,\\"seconds\\":%.3f,\\"p50_ms\\":%.2f,\\"p99_ms\\":%.2f}\\n",
-    summary.requests, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    summary.errors.status, summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(99) / 1000))
-end
 """
+    + LUA_REPORT
+)
 
 
 def ensure_venv() -> Path:
@@ -114,35 +108,6 @@ def ensure_venv() -> Path:
             [str(python), "-m", "pip", "install", "--quiet", *PACKAGES], check=True, timeout=900
         )
     return python
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wrk(url: str, script: Path, connections: int, seconds: int) -> dict[str, float]:
-    out = subprocess.run(
-        [
-            "wrk",
-            "-t2",
-            f"-c{connections}",
-            f"-d{seconds}s",
-            "--timeout",
-            "10s",
-            "-s",
-            str(script),
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=seconds + 60,
-    )
-    match = re.search(r"JSON(\{.*\})", out.stdout)
-    if match is None:
-        raise SystemExit(out.stdout + out.stderr)
-    return json.loads(match.group(1))
 
 
 def run(connections: list[int], seconds: int, workers: int) -> dict[int, dict[str, float]]:
@@ -169,7 +134,7 @@ def run(connections: list[int], seconds: int, workers: int) -> dict[int, dict[st
         token, queue = made.stdout.split()
         script = project / "post.lua"
         script.write_text(LUA.replace("TOKEN", token).replace("QUEUE", queue), encoding="utf-8")
-        port = _free_port()
+        port = free_port()
         log = (project / "gunicorn.log").open("w")
         server = subprocess.Popen(
             [

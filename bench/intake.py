@@ -23,10 +23,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,18 +34,13 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import helpdesk_baseline  # a sibling script
+import helpdesk_baseline  # sibling scripts
+from loadgen import LUA_REPORT, LUA_THREAD_IDS, free_port, wrk
 
 ROOT = Path(__file__).resolve().parent.parent
-LUA = """
--- each wrk thread gets its own id: their random generators start alike, and equal
--- Idempotency-Keys would (rightly) be answered with 409 or a replay
-local threads = 0
-setup = function(thread)
-  thread:set("tid", threads)
-  threads = threads + 1
-end
-counter = 0
+LUA = (
+    LUA_THREAD_IDS
+    + """
 request = function()
   counter = counter + 1
   local id = string.format("%d-%d-%d", tid, os.time(), counter)
@@ -58,18 +51,9 @@ request = function()
     ["Idempotency-Key"] = "bench-" .. id,
   }, body)
 end
-done = function(summary, latency, requests)
-  io.write(string.format("JSON{\\"requests\\":%d,\\"errors\\":%d,\\"non2xx\\":%d,\\"seconds\\":%.3f,\\"p50_ms\\":%.2f,\\"p99_ms\\":%.2f}\\n",
-    summary.requests, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    summary.errors.status, summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(99) / 1000))
-end
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    + LUA_REPORT
+)
 
 
 def _cli(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
@@ -85,29 +69,6 @@ def _cli(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
     if done.returncode != 0:
         raise SystemExit(done.stdout + done.stderr)
     return done.stdout
-
-
-def _wrk(url: str, script: Path, connections: int, seconds: int) -> dict[str, float]:
-    out = subprocess.run(
-        [
-            "wrk",
-            "-t2",
-            f"-c{connections}",
-            f"-d{seconds}s",
-            "--timeout",
-            "10s",
-            "-s",
-            str(script),
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=seconds + 60,
-    )
-    match = re.search(r"JSON(\{.*\})", out.stdout)
-    if match is None:
-        raise SystemExit(out.stdout + out.stderr)
-    return json.loads(match.group(1))
 
 
 def main() -> None:
@@ -139,7 +100,7 @@ def main() -> None:
         token = _cli(env, "token", "create", "bench@bpo.example.jp").strip()
         script = home / "post.lua"
         script.write_text(LUA.replace("TOKEN", token), encoding="utf-8")
-        port = _free_port()
+        port = free_port()
         log = (home / "server.log").open("w")
         server = subprocess.Popen(
             [
@@ -171,13 +132,13 @@ def main() -> None:
                     time.sleep(0.1)
             engine = "postgresql" if args.database_url else "sqlite"
             hello = home / "hello.lua"
-            hello.write_text("done = " + LUA.split("done = ", 1)[1], encoding="utf-8")
+            hello.write_text(LUA_REPORT, encoding="utf-8")
             # both workers start on their own; warm them (and the caches) before measuring
-            _wrk(f"{url}/healthz", hello, 32, 2)
-            _wrk(url, script, 32, 2)
+            wrk(f"{url}/healthz", hello, 32, 2)
+            wrk(url, script, 32, 2)
             for connections in args.connections:
-                base = _wrk(f"{url}/healthz", hello, connections, max(5, args.seconds // 2))
-                run = _wrk(url, script, connections, args.seconds)
+                base = wrk(f"{url}/healthz", hello, connections, max(5, args.seconds // 2))
+                run = wrk(url, script, connections, args.seconds)
                 ok = run["requests"] - run["non2xx"]
                 per_s = ok / run["seconds"]
                 hello_s = base["requests"] / base["seconds"]

@@ -195,15 +195,18 @@ async def request_verification(
     return f"/t/{ctx.slug}/verify/{token}"
 
 
-async def verification_status(session: AsyncSession, inquiry: Any) -> str:
-    """The latest link's state: none, pending, expired, verified, mismatch or recorded."""
-    latest = (
+async def latest_verification(session: AsyncSession, inquiry: Any) -> Verification | None:
+    return (
         await session.exec(
             select(Verification)
             .where(Verification.inquiry_id == inquiry.id)
             .order_by(col(Verification.id).desc())
         )
     ).first()
+
+
+def verification_state(latest: Verification | None) -> str:
+    """A link's state: none, pending, expired, verified, mismatch or recorded."""
     if latest is None:
         return "none"
     if latest.result == "pending" and latest.expires_at <= utcnow():
@@ -242,18 +245,10 @@ class VerificationController(Controller):
     ) -> dict[str, Any]:
         """The latest verification's result and the customer's masked values."""
         inquiry = await inquiry_or_404(session, uid)
-        latest = (
-            await session.exec(
-                select(Verification)
-                .where(Verification.inquiry_id == inquiry.id)
-                .order_by(col(Verification.id).desc())
-            )
-        ).first()
+        latest = await latest_verification(session, inquiry)
         if latest is None:
             return {"status": "none"}
-        status = latest.result
-        if status == "pending" and latest.expires_at <= utcnow():
-            status = "expired"
+        status = verification_state(latest)
         masked: dict[str, Any] = {}
         if inquiry.customer_id is not None and latest.used_at is not None:
             core = request.app.state.core

@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import ApiError, Customer, PersonalData, TenantContext, page, utcnow
-from plugins.intake.chat import request_verification, verification_status
+from plugins.intake.chat import latest_verification, request_verification, verification_state
 from plugins.intake.models import CannedReply, Inquiry, InquiryMessage, InquiryStatus, Queue
 from plugins.intake.services import (
     KNOWN_CHANNELS,
@@ -214,7 +214,9 @@ async def _detail(
         customer_label=customer_label,
         customer_uid=customer_uid,
         canned=canned,
-        verification=VERIFICATION_LABELS[await verification_status(session, inquiry)],
+        verification=VERIFICATION_LABELS[
+            verification_state(await latest_verification(session, inquiry))
+        ],
         verification_url=verification_url,
     )
 

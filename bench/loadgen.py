@@ -1,0 +1,62 @@
+"""What the HTTP benchmarks share: a free loopback port, wrk runs, and the Lua that makes wrk
+report its figures as one JSON object."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+from pathlib import Path
+
+__all__ = ["LUA_REPORT", "LUA_THREAD_IDS", "free_port", "wrk"]
+
+# each wrk thread gets its own id: their random generators start alike, and equal keys or
+# addresses from two threads would be (rightly) answered as repeats
+LUA_THREAD_IDS = """
+local threads = 0
+setup = function(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
+counter = 0
+"""
+
+LUA_REPORT = """
+done = function(summary, latency, requests)
+  io.write(string.format("JSON{\\"requests\\":%d,\\"errors\\":%d,\\"non2xx\\":%d,\\"seconds\\":%.3f,\\"p50_ms\\":%.2f,\\"p99_ms\\":%.2f}\\n",
+    summary.requests, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.errors.status, summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(99) / 1000))
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wrk(url: str, script: Path, connections: int, seconds: int) -> dict[str, float]:
+    """Drive ``url`` with wrk (2 threads) for a bounded time; the figures of ``LUA_REPORT``."""
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+    )
+    match = re.search(r"JSON(\{.*\})", out.stdout)
+    if match is None:
+        raise SystemExit(out.stdout + out.stderr)
+    figures: dict[str, float] = json.loads(match.group(1))
+    return figures
