@@ -7,7 +7,9 @@ A write route that commits many requests together (:mod:`core.db.group_commit`) 
 ``"recheck_on_write": True``: the gate then takes a bearer token's principal and the tenant
 from a cache (30 s), and the route must call :func:`recheck_access` inside its write
 transaction, which reads them afresh for the whole group; a revoked token or grant, a closed
-tenant or a disabled plugin is refused there, before anything is written, and audited.
+tenant or a disabled plugin is refused there, before anything is written, and audited. A
+refusal from the cache is not final: the gate decides again afresh (a grant made a moment ago
+counts), and only that decision is audited.
 
 Order matters for what a stranger can learn: an unauthenticated caller gets 401 before any
 lookup; a caller with no role in a tenant gets the same 404 as for a tenant that does not
@@ -180,7 +182,27 @@ async def enforce_access(
         await _public_tenant(core, connection, handler)
         return
     recheck = handler.opt.get("recheck_on_write") is True
-    principal, token_hash = await _identify(core, connection, cached=recheck)
+    if recheck:
+        try:
+            await _decide(core, connection, handler, permission, recheck=True, cached=True)
+            return
+        except ApiError:
+            pass  # the cache may be behind a grant or a plugin enabled a moment ago
+    await _decide(core, connection, handler, permission, recheck=recheck, cached=False)
+
+
+async def _decide(
+    core: CoreState,
+    connection: ASGIConnection[Any, Any, Any, Any],
+    handler: BaseRouteHandler,
+    permission: str,
+    *,
+    recheck: bool,
+    cached: bool,
+) -> None:
+    """Identify, find the tenant, decide. From the caches (``cached``) a refusal is only
+    provisional: it is neither audited nor final, the caller decides again afresh."""
+    principal, token_hash = await _identify(core, connection, cached=cached)
     connection.state.principal = principal
     structlog.contextvars.bind_contextvars(user=principal.user_id)
     client = connection.client.host if connection.client else ""
@@ -192,7 +214,7 @@ async def enforce_access(
         domain, templates, version = PLATFORM_DOMAIN, {}, 0
         roles = principal.roles_in(PLATFORM_DOMAIN)
     else:
-        tenant = await _load_tenant(core, str(slug), cached=recheck)
+        tenant = await _load_tenant(core, str(slug), cached=cached)
         if tenant is None:
             raise ApiError(404, "No such tenant.")
         domain = tenant_domain(tenant.ctx.id)
@@ -200,7 +222,8 @@ async def enforce_access(
     _set_actor(connection, principal, roles, request_id, client)
     if tenant is not None:
         if not roles:
-            await _denied(core, tenant, permission, "no_role")
+            if not cached:
+                await _denied(core, tenant, permission, "no_role")
             raise ApiError(404, "No such tenant.")
         plugin = handler.opt.get("plugin")
         if plugin is not None and plugin not in tenant.enabled:
@@ -211,7 +234,8 @@ async def enforce_access(
     if permission == AUTHENTICATED:
         return
     if not core.authorizer.allows(roles, domain, permission, version=version, templates=templates):
-        await _denied(core, tenant, permission, "missing_permission")
+        if not cached:
+            await _denied(core, tenant, permission, "missing_permission")
         raise ApiError(403, f"Permission {permission} is required.")
     if recheck:
         connection.state.access_claim = AccessClaim(

@@ -244,3 +244,22 @@ async def test_a_burst_of_inquiries_is_stored_once_each_with_shared_customers(
         assert len((await session.exec(select(InquiryMessage))).all()) == 30
         assert len((await session.exec(select(Customer))).all()) == 5
     assert (await verify_tenant(db, ctx.id)).report.ok
+
+
+async def test_a_new_grant_counts_at_once_despite_the_gate_cache(desk: Any, db: Database) -> None:
+    from core.identity.service import grant_role
+    from tests.conftest import make_token
+
+    client, _, _, ctx = desk
+    newcomer = await make_token(db, "op3@bpo.example.jp")  # no role anywhere yet
+    url = "/api/v1/t/honey/inquiries"
+    assert (await client.post(url, json=BODY, headers=newcomer)).status_code == 404
+    async with db.session() as session:
+        assert await grant_role(session, "op3@bpo.example.jp", "operator", "honey")
+    accepted = await client.post(url, json=BODY, headers=newcomer)
+    assert accepted.status_code == 201, accepted.text
+    async with db.session(ctx) as session:
+        denied = (
+            await session.exec(select(AuditEvent).where(AuditEvent.action == "access.denied"))
+        ).all()
+    assert len(denied) == 1  # the real refusal; the cache's provisional one is not evidence
