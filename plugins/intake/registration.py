@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -161,7 +161,7 @@ async def register_inquiries(
         uid = str(uuid.uuid4())
         registered.append(
             Registered(
-                id=0,
+                id=0,  # known after the insert
                 uid=uid,
                 receipt_no=new_receipt_no(),
                 channel=item.channel,
@@ -199,7 +199,7 @@ async def register_inquiries(
         params=rows,
     )
     ids = dict(inserted.all())
-    registered = [_with_id(r, ids[r.uid]) for r in registered]
+    registered = [replace(r, id=ids[r.uid]) for r in registered]
     messages = []
     for item, done in zip(items, registered, strict=True):
         message_uid = str(uuid.uuid4())
@@ -233,7 +233,3 @@ async def register_inquiries(
     if audit_into is None:
         await audit_many(session, entries)
     return registered
-
-
-def _with_id(registered: Registered, ident: int) -> Registered:
-    return Registered(**{**registered.__dict__, "id": ident})
