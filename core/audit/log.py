@@ -79,35 +79,20 @@ async def _insert_head(
     await insert_ignore(session, model, {**key, "seq": 0, "hash": GENESIS}, conflict)
 
 
-async def _advance_tenant_head(
-    session: AsyncSession, tenant_id: int, count: int
+async def _advance_head(
+    session: AsyncSession, head: Any, key: dict[str, int], where: list[Any], count: int
 ) -> tuple[int, str]:
-    """Reserve ``count`` sequence numbers: (the first, the hash before it). Holds the head
-    until commit."""
+    """Reserve ``count`` sequence numbers of the chain whose head row is ``key`` (``where``):
+    (the first, the hash before it). Holds the head until commit."""
     bump = (
-        sa.update(AuditHead)
-        .where(col(AuditHead.tenant_id) == tenant_id)
-        .values(seq=col(AuditHead.seq) + count)
-        .returning(col(AuditHead.seq), col(AuditHead.hash))
+        sa.update(head)
+        .where(*where)
+        .values(seq=col(head.seq) + count)
+        .returning(col(head.seq), col(head.hash))
     )
     row = (await session.exec(bump)).first()
-    if row is None:  # the tenant's first event; another request may be creating it too
-        await _insert_head(session, AuditHead, {"tenant_id": tenant_id}, ["tenant_id"])
-        row = (await session.exec(bump)).first()
-        assert row is not None
-    return int(row[0]) - count + 1, str(row[1])
-
-
-async def _advance_platform_head(session: AsyncSession, count: int) -> tuple[int, str]:
-    bump = (
-        sa.update(PlatformAuditHead)
-        .where(col(PlatformAuditHead.id) == 1)
-        .values(seq=col(PlatformAuditHead.seq) + count)
-        .returning(col(PlatformAuditHead.seq), col(PlatformAuditHead.hash))
-    )
-    row = (await session.exec(bump)).first()
-    if row is None:
-        await _insert_head(session, PlatformAuditHead, {"id": 1}, ["id"])
+    if row is None:  # the chain's first event; another request may be creating it too
+        await _insert_head(session, head, key, list(key))
         row = (await session.exec(bump)).first()
         assert row is not None
     return int(row[0]) - count + 1, str(row[1])
@@ -151,13 +136,16 @@ async def record_many(session: AsyncSession, events: Sequence[AuditEntry]) -> li
     model: Any
     head: Any
     if tenant_id is not None:
-        seq, prev = await _advance_tenant_head(session, tenant_id, len(events))
-        chain, model, head = tenant_chain(tenant_id), AuditEvent, AuditHead
-        where = col(AuditHead.tenant_id) == tenant_id
+        chain, model, head, key = (
+            tenant_chain(tenant_id),
+            AuditEvent,
+            AuditHead,
+            {"tenant_id": tenant_id},
+        )
     else:
-        seq, prev = await _advance_platform_head(session, len(events))
-        chain, model, head = "platform", PlatformAuditEvent, PlatformAuditHead
-        where = col(PlatformAuditHead.id) == 1
+        chain, model, head, key = "platform", PlatformAuditEvent, PlatformAuditHead, {"id": 1}
+    where = [getattr(head, column) == value for column, value in key.items()]
+    seq, prev = await _advance_head(session, head, key, where, len(events))
     fallback = current_actor()
     now = utcnow()
     rows: list[dict[str, Any]] = []
@@ -188,6 +176,6 @@ async def record_many(session: AsyncSession, events: Sequence[AuditEntry]) -> li
         hashes.append(prev)
     await session.exec(sa.insert(model.__table__), params=rows)
     await session.exec(
-        sa.update(head).where(where).values(hash=prev).execution_options(synchronize_session=False)
+        sa.update(head).where(*where).values(hash=prev).execution_options(synchronize_session=False)
     )
     return hashes

@@ -196,22 +196,8 @@ async def authenticate_token(session: AsyncSession, token: str) -> Principal | N
     """The principal behind a bearer token, or None if it is unknown, expired or revoked."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
         return None
-    row = (
-        await session.exec(
-            select(ApiToken, User)
-            .join(User, User.id == ApiToken.user_id)  # type: ignore[arg-type]
-            .where(ApiToken.token_hash == hash_token(token))
-        )
-    ).first()
-    if row is None:
-        return None
-    api_token, user = row
-    now = utcnow()
-    if not user.is_active or api_token.revoked_at is not None:
-        return None
-    if api_token.expires_at is not None and api_token.expires_at <= now:
-        return None
-    return await principal_for(session, user, api_token.tenant_id)
+    digest = hash_token(token)
+    return (await principals_for_tokens(session, [digest])).get(digest)
 
 
 def _principal(user: User, grants: Iterable[RoleGrant], token_tenant_id: int | None) -> Principal:
@@ -268,17 +254,18 @@ async def principals_for_tokens(
             .where(col(ApiToken.token_hash).in_(wanted))
         )
     ).all()
-    found: dict[str, tuple[Any, list[RoleGrant]]] = {}
+    found: dict[str, tuple[User, int | None, list[RoleGrant]]] = {}
     for digest, token_tenant, revoked, expires, uid, email, active, lang, name, role, scope in rows:
         if not active or revoked is not None or (expires is not None and expires <= now):
             continue
-        user = User(id=uid, email=email, language=lang, display_name=name)
-        _, grants = found.setdefault(digest, ((user, token_tenant), []))
+        if digest not in found:  # one row per grant: the token and user repeat
+            user = User(id=uid, email=email, language=lang, display_name=name)
+            found[digest] = (user, token_tenant, [])
         if role is not None:
-            grants.append(RoleGrant(user_id=uid, role=role, tenant_id=scope))
+            found[digest][2].append(RoleGrant(user_id=uid, role=role, tenant_id=scope))
     return {
         digest: _principal(user, grants, token_tenant)
-        for digest, ((user, token_tenant), grants) in found.items()
+        for digest, (user, token_tenant, grants) in found.items()
     }
 
 

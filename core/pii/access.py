@@ -51,6 +51,17 @@ class UnknownField(ValueError):
     """A field that is not a personal field of the record."""
 
 
+def _known_fields(values: Mapping[str, str | None]) -> None:
+    unknown = sorted(set(values) - set(FIELDS))
+    if unknown:
+        raise UnknownField(unknown[0])
+
+
+def _lookup_index(key: bytes, kind: str, value: str) -> str:
+    """The blind index a lookup by phone or e-mail compares with (the value normalised)."""
+    return blind_index(key, kind, normalise(kind, value))
+
+
 @dataclass
 class PersonalData:
     db: Database
@@ -111,13 +122,11 @@ class PersonalData:
         (appended to ``audit_into`` when given, for the caller to record in this transaction
         with its own events under one chain update)."""
         for values in people:
-            unknown = sorted(set(values) - set(FIELDS))
-            if unknown:
-                raise UnknownField(unknown[0])
+            _known_fields(values)
         version, key = await self._active_key()
 
         def index(kind: str, value: str | None) -> str | None:
-            return blind_index(key, kind, normalise(kind, value)) if value else None
+            return _lookup_index(key, kind, value) if value else None
 
         wanted = [(index("phone", v.get("phone")), index("email", v.get("email"))) for v in people]
         phones = {phone for phone, _ in wanted if phone}
@@ -203,9 +212,7 @@ class PersonalData:
         return columns
 
     async def _seal(self, customer: Customer, values: Mapping[str, str | None]) -> None:
-        unknown = sorted(set(values) - set(FIELDS))
-        if unknown:
-            raise UnknownField(unknown[0])
+        _known_fields(values)
         version, key = await self._active_key()
         for name, value in self._sealed(key, version, customer.uid, values).items():
             setattr(customer, name, value)
@@ -234,13 +241,9 @@ class PersonalData:
         _, key = await self._active_key()
         statement = select(Customer)
         if phone:
-            statement = statement.where(
-                Customer.phone_index == blind_index(key, "phone", normalise("phone", phone))
-            )
+            statement = statement.where(Customer.phone_index == _lookup_index(key, "phone", phone))
         if email:
-            statement = statement.where(
-                Customer.email_index == blind_index(key, "email", normalise("email", email))
-            )
+            statement = statement.where(Customer.email_index == _lookup_index(key, "email", email))
         statement = statement.where(col(Customer.merged_into_id).is_(None))
         return list((await self.session.exec(statement.order_by(col(Customer.id)))).all())
 

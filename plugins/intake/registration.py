@@ -29,7 +29,7 @@ from core import (
     insert_ignore,
     utcnow,
 )
-from plugins.intake.models import Inquiry, InquiryMessage, Queue
+from plugins.intake.models import Inquiry, InquiryMessage, InquiryStatus, Queue
 
 __all__ = ["NewInquiry", "Registered", "ensure_default_queue", "register_inquiries"]
 
@@ -73,6 +73,8 @@ class Registered:
     first_response_due: datetime
     resolution_due: datetime
     created_at: datetime
+    status: str = InquiryStatus.NEW
+    assignee_id: int | None = None
 
 
 async def ensure_default_queue(session: AsyncSession, ctx: TenantContext) -> Queue:
@@ -180,7 +182,7 @@ async def register_inquiries(
                 "uid": uid,
                 "receipt_no": registered[-1].receipt_no,
                 "channel": item.channel,
-                "status": "new",
+                "status": registered[-1].status,
                 "priority": registered[-1].priority,
                 "queue_id": queue.id if queue else None,
                 "category": registered[-1].category,

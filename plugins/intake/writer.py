@@ -58,20 +58,7 @@ class Outcome:
 
 
 def response_body(registered: Registered) -> dict[str, Any]:
-    return InquiryRead(
-        uid=registered.uid,
-        receipt_no=registered.receipt_no,
-        channel=registered.channel,
-        status="new",
-        priority=registered.priority,
-        queue=registered.queue,
-        category=registered.category,
-        assignee_id=None,
-        customer_uid=registered.customer_uid,
-        first_response_due=registered.first_response_due,
-        resolution_due=registered.resolution_due,
-        created_at=registered.created_at,
-    ).model_dump(mode="json")
+    return InquiryRead.model_validate(registered, from_attributes=True).model_dump(mode="json")
 
 
 @dataclass
