@@ -19,13 +19,12 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from loadgen import LUA_REPORT, LUA_THREAD_IDS, free_port, wrk  # a sibling module
+from loadgen import LUA_REPORT, LUA_THREAD_IDS, free_port, wait_until_ok, wrk  # sibling module
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".tmp" / "helpdesk-venv"
@@ -155,16 +154,7 @@ def run(connections: list[int], seconds: int, workers: int) -> dict[int, dict[st
         try:
             url = f"http://127.0.0.1:{port}"
             headers = {"Authorization": f"Token {token}"}
-            for _ in range(300):
-                try:
-                    if (
-                        httpx.get(f"{url}/api/tickets/", headers=headers, timeout=5).status_code
-                        == 200
-                    ):
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.1)
+            wait_until_ok(f"{url}/api/tickets/", headers)
             probe = httpx.post(
                 f"{url}/api/tickets/",
                 headers=headers,

@@ -28,14 +28,11 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
-
-import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import helpdesk_baseline  # sibling scripts
-from loadgen import LUA_REPORT, LUA_THREAD_IDS, free_port, wrk
+from loadgen import LUA_REPORT, LUA_THREAD_IDS, free_port, wait_until_ok, wrk
 
 ROOT = Path(__file__).resolve().parent.parent
 LUA = (
@@ -124,12 +121,7 @@ def main() -> None:
         )
         try:
             url = f"http://127.0.0.1:{port}"
-            for _ in range(300):
-                try:
-                    if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
+            wait_until_ok(f"{url}/readyz")
             engine = "postgresql" if args.database_url else "sqlite"
             hello = home / "hello.lua"
             hello.write_text(LUA_REPORT, encoding="utf-8")

@@ -7,7 +7,10 @@ import json
 import re
 import socket
 import subprocess
+import time
 from pathlib import Path
+
+import httpx
 
 __all__ = ["LUA_REPORT", "LUA_THREAD_IDS", "free_port", "wrk"]
 
@@ -35,6 +38,19 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def wait_until_ok(url: str, headers: dict[str, str] | None = None, seconds: float = 30) -> None:
+    """Poll ``url`` until it answers 200 (a server starting); give up after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, headers=headers, timeout=5).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"{url} did not answer 200 within {seconds:.0f} s")
 
 
 def wrk(url: str, script: Path, connections: int, seconds: int) -> dict[str, float]:

@@ -31,7 +31,7 @@ from core.tenancy.context import TenantContext, TenantContextMissing
 from core.tenancy.service import enabled_plugins, plugin_settings, plugin_settings_by_tenant
 from core.version import __version__
 from core.web.access import AccessClaim, recheck_access
-from core.web.deps import after_commit
+from core.web.deps import after_commit, notify_committed
 from core.web.errors import ApiError
 from core.web.ui.render import page
 
@@ -73,6 +73,7 @@ __all__ = [
     "hookspec",
     "insert_ignore",
     "load_or_create_key",
+    "notify_committed",
     "page",
     "plugin_settings",
     "plugin_settings_by_tenant",

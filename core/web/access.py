@@ -251,7 +251,7 @@ def _throttle(
     if not isinstance(limit, int):
         return
     client = connection.client.host if connection.client else ""
-    route = f"{connection.scope.get('method', '')} {handler.paths and sorted(handler.paths)[0]}"
+    route = f"{connection.scope.get('method', '')} {min(handler.paths)}"
     wait = core.throttle.allow(route, client, limit)
     if wait is not None:
         log.warning("public_throttled", route=route)  # no address: it may identify a person

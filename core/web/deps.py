@@ -20,7 +20,7 @@ from core.plugins.models import TenantPlugin
 from core.tenancy.context import TenantContext, TenantContextMissing
 from core.web.state import CoreState, RequestTenant, core_state
 
-__all__ = ["after_commit", "dependencies"]
+__all__ = ["after_commit", "dependencies", "notify_committed"]
 
 log = structlog.get_logger("madoguchi.web")
 
@@ -39,16 +39,22 @@ def after_commit(request: Request[Any, Any, Any], action: Callable[[], Any]) -> 
     pending.append(action)
 
 
+def notify_committed(action: Callable[[], Any]) -> None:
+    """Run a notification of a change already committed (a hook call); a plugin's failure is
+    logged, not raised: it must not fail the request that made the change."""
+    try:
+        action()
+    except Exception as exc:
+        log.error("after_commit_failed", error=type(exc).__name__)
+
+
 async def provide_session(request: Request[Any, Any, Any]) -> AsyncGenerator[AsyncSession, None]:
     tenant = _tenant_state(request)
     core = core_state(request.app.state)
     async with core.db.session(tenant.ctx if tenant else None) as session:
         yield session
     for action in getattr(request.state, "after_commit_actions", None) or []:
-        try:
-            action()
-        except Exception as exc:  # a plugin's failure must not fail a committed request
-            log.error("after_commit_failed", error=type(exc).__name__)
+        notify_committed(action)
 
 
 def provide_tenant(request: Request[Any, Any, Any]) -> TenantContext:

@@ -19,7 +19,7 @@ from litestar.response import Template
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import PersonalData, TenantContext, after_commit, load_or_create_key, page
-from plugins.intake import MANIFEST
+from plugins.intake import CONTACT_FIELDS
 from plugins.intake.normalize import InputError, clean_text, normalise_phone, normalise_postal
 from plugins.intake.outbox import RECEIPT, queue_mail
 from plugins.intake.services import NewInquiry, create_inquiry
@@ -67,7 +67,7 @@ def _read_fields(
     """The shown fields, normalised and checked (Japanese messages); the others None. With
     both e-mail and phone on the form, one of them is needed so that the desk can answer."""
     limits = {"name": 100, "name_kana": 100, "address": 300, "subject": 200, "email": 254}
-    read: dict[str, str | None] = dict.fromkeys(MANIFEST.settings["contact_fields"].choices or ())
+    read: dict[str, str | None] = dict.fromkeys(CONTACT_FIELDS)
     for name in shown:
         if name == "phone":
             read[name] = normalise_phone(values[name])

@@ -12,7 +12,7 @@ from litestar.response import Redirect, Template
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core import ApiError, Customer, PersonalData, TenantContext, page, utcnow
+from core import ApiError, Customer, PersonalData, TenantContext, audit, page, utcnow
 from plugins.intake.chat import latest_verification, request_verification, verification_state
 from plugins.intake.models import CannedReply, Inquiry, InquiryMessage, InquiryStatus, Queue
 from plugins.intake.services import (
@@ -53,6 +53,10 @@ VERIFICATION_LABELS = {
 
 def _see_other(path: str) -> Redirect:
     return Redirect(path=path, status_code=303)
+
+
+async def _canned_replies(session: AsyncSession) -> list[CannedReply]:
+    return list((await session.exec(select(CannedReply).order_by(col(CannedReply.title)))).all())
 
 
 async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
@@ -157,8 +161,6 @@ async def _detail(
     inquiry: Inquiry,
     verification_url: str | None = None,
 ) -> Template:
-    from core import audit
-
     core = request.app.state.core
     pd = PersonalData(core.db, session, core.keyring, ctx)
     try:
@@ -200,7 +202,7 @@ async def _detail(
         fields=["subject", "messages"],
     )
     queues = (await session.exec(select(Queue).order_by(col(Queue.position)))).all()
-    canned = (await session.exec(select(CannedReply).order_by(col(CannedReply.title)))).all()
+    canned = await _canned_replies(session)
     return await page(
         request,
         "intake/inquiry.html",
@@ -315,7 +317,7 @@ async def inquiry_update(
 async def supervise(
     request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]
 ) -> Template:
-    canned = (await session.exec(select(CannedReply).order_by(col(CannedReply.title)))).all()
+    canned = await _canned_replies(session)
     return await page(
         request,
         "intake/supervise.html",
@@ -336,8 +338,6 @@ async def canned_reply_add(
     ctx: NamedDependency[TenantContext],
 ) -> Redirect:
     """Add a canned reply (or replace the text of one with the same title); audited."""
-    from core import audit
-
     data = await _form(request)
     title, body = (data.get("title") or "").strip(), (data.get("body") or "").strip()
     if not title or len(title) > 100:
@@ -364,8 +364,6 @@ async def canned_reply_delete(
     session: NamedDependency[AsyncSession],
     ctx: NamedDependency[TenantContext],
 ) -> Redirect:
-    from core import audit
-
     reply = await session.get(CannedReply, reply_id)
     if reply is None:
         raise ApiError(404, "No such canned reply.")

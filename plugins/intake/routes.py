@@ -11,7 +11,15 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core import ApiError, Customer, PersonalData, TenantContext, after_commit, audit
+from core import (
+    ApiError,
+    Customer,
+    PersonalData,
+    TenantContext,
+    after_commit,
+    audit,
+    notify_committed,
+)
 from plugins.intake import idempotency
 from plugins.intake.calls import CallIn, log_call, parse_csv
 from plugins.intake.models import Inquiry, InquiryMessage, Queue
@@ -125,10 +133,10 @@ class InquiryController(Controller):
             return Response(
                 outcome.body, status_code=outcome.status, headers={"Idempotent-Replayed": "true"}
             )
-        try:  # committed: a plugin's failure must not fail the request
-            relay.on_inquiry_created(ctx=ctx, inquiry_uid=outcome.body["uid"], channel=data.channel)
-        except Exception as exc:
-            log.error("after_commit_failed", error=type(exc).__name__)
+        uid = outcome.body["uid"]
+        notify_committed(
+            lambda: relay.on_inquiry_created(ctx=ctx, inquiry_uid=uid, channel=data.channel)
+        )
         return Response(outcome.body, status_code=outcome.status)
 
     @get("/", opt={"permission": "inquiry:read"})
