@@ -14,6 +14,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.db.inline_sqlite import BUSY_TIMEOUT_MS, InlineConnection, inline_creator
 from core.db.session import TenantSession, bind_session
 from core.tenancy.context import TenantContext
 
@@ -34,10 +35,12 @@ async def keep_on_rollback(
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # an inline connection never sleeps in SQLite's busy handler (it waits on a thread)
+    inline = isinstance(dbapi_connection.driver_connection, InlineConnection)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={0 if inline else BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
@@ -108,13 +111,18 @@ class Database:
         """The database for group-commit writers (:mod:`core.db.group_commit`). On PostgreSQL
         a small pool of its own without the pre-ping round trip at every checkout: a group
         that finds its connection dead is tried again item by item, on fresh connections (a
-        disconnect invalidates the pool). SQLite: this database itself."""
-        if self.dialect != "postgresql":
-            return self
+        disconnect invalidates the pool). SQLite: connections that run their statements on
+        the event loop's thread (:mod:`core.db.inline_sqlite`)."""
         if self._for_groups is None:
-            self._for_groups = Database(
-                self.url, pool_size=4, max_overflow=4, pool_pre_ping=False, pool_recycle=1800
-            )
+            if self.dialect == "postgresql":
+                self._for_groups = Database(
+                    self.url, pool_size=4, max_overflow=4, pool_pre_ping=False, pool_recycle=1800
+                )
+            else:
+                database = self.engine.url.database
+                if not database or database == ":memory:" or "mode=memory" in self.url:
+                    return self
+                self._for_groups = Database(self.url, async_creator=inline_creator(database))
         return self._for_groups
 
     async def dispose(self) -> None:

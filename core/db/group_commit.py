@@ -68,18 +68,22 @@ class _Turns:
     @contextlib.asynccontextmanager
     async def turn(self) -> AsyncIterator[None]:
         async with self.local:
-            acquiring = asyncio.ensure_future(
-                asyncio.to_thread(fcntl.flock, self.fd, fcntl.LOCK_EX)
-            )
-            try:
-                await asyncio.shield(acquiring)
-            except asyncio.CancelledError:  # the thread still gets the lock: give it back then
-                acquiring.add_done_callback(lambda _: fcntl.flock(self.fd, fcntl.LOCK_UN))
-                raise
+            try:  # free (no other process is writing): no thread needed
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                await self._wait_for_lock()
             try:
                 yield
             finally:
                 fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+    async def _wait_for_lock(self) -> None:
+        acquiring = asyncio.ensure_future(asyncio.to_thread(fcntl.flock, self.fd, fcntl.LOCK_EX))
+        try:
+            await asyncio.shield(acquiring)
+        except asyncio.CancelledError:  # the thread still gets the lock: give it back then
+            acquiring.add_done_callback(lambda _: fcntl.flock(self.fd, fcntl.LOCK_UN))
+            raise
 
 
 class GroupCommit(Generic[T, R]):

@@ -58,7 +58,7 @@ async def test_concurrent_items_commit_in_groups_and_each_gets_its_own_answer(
     db: Database, tenant: TenantContext
 ) -> None:
     handler = Recorder()
-    group: GroupCommit[int, Any] = GroupCommit(db, handler, name="test")
+    group: GroupCommit[int, Any] = GroupCommit(db.for_groups(), handler, name="test")
     answers = await asyncio.gather(*(group.submit(tenant, i) for i in range(40)))
     assert answers == [i * 10 for i in range(40)]
     assert sorted(i for g in handler.groups for i in g) == list(range(40))
@@ -70,7 +70,7 @@ async def test_concurrent_items_commit_in_groups_and_each_gets_its_own_answer(
 async def test_an_item_answered_with_an_error_fails_alone(
     db: Database, tenant: TenantContext
 ) -> None:
-    group: GroupCommit[int, Any] = GroupCommit(db, Recorder(refuse=3), name="test")
+    group: GroupCommit[int, Any] = GroupCommit(db.for_groups(), Recorder(refuse=3), name="test")
     results = await asyncio.gather(
         *(group.submit(tenant, i) for i in range(6)), return_exceptions=True
     )
@@ -83,7 +83,7 @@ async def test_a_failing_transaction_is_tried_again_item_by_item(
     db: Database, tenant: TenantContext
 ) -> None:
     handler = Recorder(poison=2)
-    group: GroupCommit[int, Any] = GroupCommit(db, handler, name="test")
+    group: GroupCommit[int, Any] = GroupCommit(db.for_groups(), handler, name="test")
     results = await asyncio.gather(
         *(group.submit(tenant, i) for i in range(5)), return_exceptions=True
     )
@@ -97,7 +97,7 @@ async def test_the_writer_does_not_take_the_first_callers_actor(
     db: Database, tenant: TenantContext
 ) -> None:
     handler = Recorder()
-    group: GroupCommit[int, Any] = GroupCommit(db, handler, name="test")
+    group: GroupCommit[int, Any] = GroupCommit(db.for_groups(), handler, name="test")
     with acting_as(Actor(user_id=42, roles=("operator",), via="api")):
         assert await group.submit(tenant, 1) == 10
     assert handler.actors[0].user_id is None  # each item carries its actor explicitly
@@ -139,4 +139,29 @@ async def test_a_group_whose_connection_died_is_committed_on_fresh_ones(
         )
     assert await group.submit(tenant, 9) == 90
     assert sorted(map(int, await _items(db, tenant))) == list(range(10))
+    assert (await verify_tenant(db, tenant.id)).report.ok
+
+
+@pytest.mark.parametrize("engine_kind", ["sqlite"])
+async def test_a_writer_waiting_for_another_writer_leaves_the_loop_running(
+    engine_kind: str, db: Database, tenant: TenantContext
+) -> None:
+    """SQLite group writers run their statements on the loop's thread; when another kind of
+    writer holds the database, the group waits off the loop: other requests go on being
+    served meanwhile, and the group commits once the lock is free."""
+    from core.db.group_commit import take_write_lock
+
+    group: GroupCommit[int, Any] = GroupCommit(db.for_groups(), Recorder(), name="test")
+    assert await group.submit(tenant, 1) == 10  # connected, so the wait below is the lock's
+    loop = asyncio.get_running_loop()
+    async with db.session(tenant) as other:
+        await take_write_lock(other)
+        pending = asyncio.ensure_future(group.submit(tenant, 2))
+        started = loop.time()
+        for _ in range(20):
+            await asyncio.sleep(0.01)
+        assert loop.time() - started < 1.0  # the loop was not held in a busy handler
+        assert not pending.done()  # still waiting for the other writer's commit
+    assert await asyncio.wait_for(pending, 10) == 20
+    assert sorted(map(int, await _items(db, tenant))) == [1, 2]
     assert (await verify_tenant(db, tenant.id)).report.ok
