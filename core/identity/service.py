@@ -200,15 +200,28 @@ async def authenticate_token(session: AsyncSession, token: str) -> Principal | N
     return (await principals_for_tokens(session, [digest])).get(digest)
 
 
-def _principal(user: User, grants: Iterable[RoleGrant], token_tenant_id: int | None) -> Principal:
+@dataclass(frozen=True)
+class _Person:
+    """The user fields a principal carries, as read (no ORM instance needed)."""
+
+    id: int
+    email: str
+    language: str
+    display_name: str
+
+
+def _principal(
+    user: _Person, grants: Iterable[tuple[str, int | None]], token_tenant_id: int | None
+) -> Principal:
+    """``grants`` as (role, tenant id or None for the platform)."""
     roles: dict[str, set[str]] = {}
-    for grant in grants:
-        if token_tenant_id is not None and grant.tenant_id != token_tenant_id:
+    for role, scope in grants:
+        if token_tenant_id is not None and scope != token_tenant_id:
             continue  # a tenant-bound token carries only that tenant's roles
-        domain = tenant_domain(grant.tenant_id) if grant.tenant_id else PLATFORM_DOMAIN
-        roles.setdefault(domain, set()).add(grant.role)
+        domain = tenant_domain(scope) if scope else PLATFORM_DOMAIN
+        roles.setdefault(domain, set()).add(role)
     return Principal(
-        user_id=_id(user),
+        user_id=user.id,
         email=user.email,
         roles={d: frozenset(r) for d, r in roles.items()},
         token_tenant_id=token_tenant_id,
@@ -222,7 +235,29 @@ async def principal_for(
 ) -> Principal:
     """The user's roles by domain, read fresh (a revoked grant counts at once)."""
     grants = (await session.exec(select(RoleGrant).where(RoleGrant.user_id == user.id))).all()
-    return _principal(user, grants, token_tenant_id)
+    person = _Person(_id(user), user.email, user.language, user.display_name)
+    return _principal(person, [(g.role, g.tenant_id) for g in grants], token_tenant_id)
+
+
+# built once (building a statement costs more than SQLite running this one)
+_PRINCIPALS_OF_TOKENS = (
+    sa.select(
+        col(ApiToken.token_hash),
+        col(ApiToken.tenant_id),
+        col(ApiToken.revoked_at),
+        col(ApiToken.expires_at),
+        col(User.id),
+        col(User.email),
+        col(User.is_active),
+        col(User.language),
+        col(User.display_name),
+        col(RoleGrant.role),
+        col(RoleGrant.tenant_id),
+    )
+    .join(User, col(User.id) == col(ApiToken.user_id))
+    .outerjoin(RoleGrant, col(RoleGrant.user_id) == col(User.id))
+    .where(col(ApiToken.token_hash).in_(sa.bindparam("hashes", expanding=True)))
+)
 
 
 async def principals_for_tokens(
@@ -235,34 +270,16 @@ async def principals_for_tokens(
         return {}
     now = utcnow()
     rows = (
-        await session.exec(  # type: ignore[call-overload]
-            sa.select(
-                col(ApiToken.token_hash),
-                col(ApiToken.tenant_id),
-                col(ApiToken.revoked_at),
-                col(ApiToken.expires_at),
-                col(User.id),
-                col(User.email),
-                col(User.is_active),
-                col(User.language),
-                col(User.display_name),
-                col(RoleGrant.role),
-                col(RoleGrant.tenant_id),
-            )
-            .join(User, col(User.id) == col(ApiToken.user_id))
-            .outerjoin(RoleGrant, col(RoleGrant.user_id) == col(User.id))
-            .where(col(ApiToken.token_hash).in_(wanted))
-        )
+        await session.exec(_PRINCIPALS_OF_TOKENS, params={"hashes": wanted})  # type: ignore[call-overload]
     ).all()
-    found: dict[str, tuple[User, int | None, list[RoleGrant]]] = {}
+    found: dict[str, tuple[_Person, int | None, list[tuple[str, int | None]]]] = {}
     for digest, token_tenant, revoked, expires, uid, email, active, lang, name, role, scope in rows:
         if not active or revoked is not None or (expires is not None and expires <= now):
             continue
         if digest not in found:  # one row per grant: the token and user repeat
-            user = User(id=uid, email=email, language=lang, display_name=name)
-            found[digest] = (user, token_tenant, [])
+            found[digest] = (_Person(uid, email, lang, name), token_tenant, [])
         if role is not None:
-            found[digest][2].append(RoleGrant(user_id=uid, role=role, tenant_id=scope))
+            found[digest][2].append((role, scope))
     return {
         digest: _principal(user, grants, token_tenant)
         for digest, (user, token_tenant, grants) in found.items()

@@ -62,6 +62,16 @@ def _lookup_index(key: bytes, kind: str, value: str) -> str:
     return blind_index(key, kind, normalise(kind, value))
 
 
+# built once, run with each group's indexes: the lookups of create_customers (no ORDER BY:
+# SQLite would then scan the tenant)
+_BY_INDEX = {
+    column: select(Customer.id, Customer.uid, column)
+    .where(col(column).in_(sa.bindparam("indexes", expanding=True)))
+    .where(col(Customer.merged_into_id).is_(None))
+    for column in (Customer.phone_index, Customer.email_index)
+}
+
+
 @dataclass
 class PersonalData:
     db: Database
@@ -140,13 +150,10 @@ class PersonalData:
         for column, indexes, known in lookups:
             if not indexes:
                 continue
-            rows = await self.session.exec(  # no ORDER BY: SQLite would then scan the tenant
-                select(Customer.id, Customer.uid, column)
-                .where(col(column).in_(indexes))
-                .where(col(Customer.merged_into_id).is_(None))
-            )
+            rows = await self.session.exec(_BY_INDEX[column], params={"indexes": list(indexes)})
             for ident, uid, value in sorted(rows.all(), key=lambda row: row[0] or 0):
-                known.setdefault(value, CustomerRef(ident or 0, uid))  # the oldest record
+                if value:  # always (it matched one of the indexes)
+                    known.setdefault(value, CustomerRef(ident or 0, uid))  # the oldest record
         answers: list[CustomerRef | None] = []
         new_rows: list[dict[str, Any]] = []
         events: list[AuditEntry] = []

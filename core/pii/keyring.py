@@ -38,6 +38,10 @@ class KeyShredded(SealError):
     """The tenant's data key was destroyed (offboarding): its data is gone for good."""
 
 
+# built once (the session limits it to its tenant)
+_ACTIVE_ROW = select(TenantKey).where(col(TenantKey.active)).order_by(col(TenantKey.version).desc())
+
+
 class KeyRing:
     def __init__(self, settings: Settings) -> None:
         self.folder = settings.var_dir / "keys"
@@ -141,13 +145,7 @@ class KeyRing:
         return key
 
     async def _active_row(self, session: AsyncSession) -> TenantKey | None:
-        return (
-            await session.exec(
-                select(TenantKey)
-                .where(col(TenantKey.active))
-                .order_by(col(TenantKey.version).desc())
-            )
-        ).first()
+        return (await session.exec(_ACTIVE_ROW)).first()
 
     async def active_key(self, session: AsyncSession, tenant_id: int) -> tuple[int, bytes]:
         """The tenant's current (version, data key); created on first use."""

@@ -33,6 +33,7 @@ from plugins.intake.models import Inquiry, InquiryMessage, InquiryStatus, Queue
 
 __all__ = ["NewInquiry", "Registered", "ensure_default_queue", "register_inquiries"]
 
+ALL_QUEUES = select(Queue)  # built once (the session limits it to its tenant)
 RECEIPT_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 
 
@@ -136,7 +137,7 @@ async def register_inquiries(
     if not items:
         return []
     entries: list[AuditEntry] = [] if audit_into is None else audit_into
-    queues = list((await session.exec(select(Queue))).all()) or [
+    queues = list((await session.exec(ALL_QUEUES)).all()) or [
         await ensure_default_queue(session, ctx)
     ]
     customers = await pd.create_customers(

@@ -39,6 +39,10 @@ from plugins.intake.schemas import InquiryRead
 __all__ = ["Outcome", "Submission", "writer_of"]
 
 IDEMPOTENCY: Any = IdempotencyRecord.__table__  # type: ignore[attr-defined]
+# built once; a group runs it with its keys
+STORED_KEYS = select(IdempotencyRecord).where(
+    col(IdempotencyRecord.key).in_(sa.bindparam("keys", expanding=True))
+)
 SLA_RECHECK = 60.0  # seconds; the watch renews itself every minute, this only restarts it
 
 
@@ -98,11 +102,7 @@ class InquiryWriter:
             held = await held_elsewhere(session, ctx.id, list(keyed))
             stored = {
                 r.key: r
-                for r in (
-                    await session.exec(
-                        select(IdempotencyRecord).where(col(IdempotencyRecord.key).in_(keyed))
-                    )
-                ).all()
+                for r in (await session.exec(STORED_KEYS, params={"keys": list(keyed)})).all()
             }
             for key, n in keyed.items():
                 settled = settle(key, group[n].digest, held, stored.get(key))
