@@ -9,6 +9,7 @@ concurrent writers on both engines; :func:`record_many` appends a group under on
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -79,21 +80,42 @@ async def _insert_head(
     await insert_ignore(session, model, {**key, "seq": 0, "hash": GENESIS}, conflict)
 
 
-async def _advance_head(
-    session: AsyncSession, head: Any, key: dict[str, int], where: list[Any], count: int
-) -> tuple[int, str]:
-    """Reserve ``count`` sequence numbers of the chain whose head row is ``key`` (``where``):
-    (the first, the hash before it). Holds the head until commit."""
-    bump = (
+@functools.cache
+def _head_statements(head: Any, key_columns: tuple[str, ...]) -> tuple[Any, Any]:
+    """A chain head's two updates, built once, run with the head's key (``key_<column>``):
+    reserve ``count`` numbers (returning the new last one and the hash before them), and
+    store the new last ``hash``."""
+    where = [getattr(head, column) == sa.bindparam(f"key_{column}") for column in key_columns]
+    reserve = (
         sa.update(head)
         .where(*where)
-        .values(seq=col(head.seq) + count)
+        .values(seq=col(head.seq) + sa.bindparam("count", type_=sa.Integer))
         .returning(col(head.seq), col(head.hash))
     )
-    row = (await session.exec(bump)).first()
+    settle = (
+        sa.update(head)
+        .where(*where)
+        .values(hash=sa.bindparam("new_hash", type_=sa.String))
+        .execution_options(synchronize_session=False)
+    )
+    return reserve, settle
+
+
+def _key_params(key: dict[str, int]) -> dict[str, int]:
+    return {f"key_{column}": value for column, value in key.items()}
+
+
+async def _advance_head(
+    session: AsyncSession, head: Any, key: dict[str, int], count: int
+) -> tuple[int, str]:
+    """Reserve ``count`` sequence numbers of the chain whose head row is ``key``:
+    (the first, the hash before it). Holds the head until commit."""
+    reserve, _ = _head_statements(head, tuple(key))
+    params = {**_key_params(key), "count": count}
+    row = (await session.exec(reserve, params=params)).first()
     if row is None:  # the chain's first event; another request may be creating it too
         await _insert_head(session, head, key, list(key))
-        row = (await session.exec(bump)).first()
+        row = (await session.exec(reserve, params=params)).first()
         assert row is not None
     return int(row[0]) - count + 1, str(row[1])
 
@@ -144,8 +166,7 @@ async def record_many(session: AsyncSession, events: Sequence[AuditEntry]) -> li
         )
     else:
         chain, model, head, key = "platform", PlatformAuditEvent, PlatformAuditHead, {"id": 1}
-    where = [getattr(head, column) == value for column, value in key.items()]
-    seq, prev = await _advance_head(session, head, key, where, len(events))
+    seq, prev = await _advance_head(session, head, key, len(events))
     fallback = current_actor()
     now = utcnow()
     rows: list[dict[str, Any]] = []
@@ -175,7 +196,6 @@ async def record_many(session: AsyncSession, events: Sequence[AuditEntry]) -> li
         rows.append(row)
         hashes.append(prev)
     await session.exec(sa.insert(model.__table__), params=rows)
-    await session.exec(
-        sa.update(head).where(*where).values(hash=prev).execution_options(synchronize_session=False)
-    )
+    _, settle = _head_statements(head, tuple(key))
+    await session.exec(settle, params={**_key_params(key), "new_hash": prev})
     return hashes
