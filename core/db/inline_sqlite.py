@@ -27,6 +27,8 @@ BUSY_TIMEOUT_MS = 10_000
 
 
 class InlineCursor:
+    """A cursor in aiosqlite's shape: the adapter enters it (``async with``) once made."""
+
     __slots__ = ("_connection", "_cursor")
 
     def __init__(self, connection: InlineConnection, cursor: sqlite3.Cursor) -> None:
@@ -79,21 +81,6 @@ class InlineCursor:
         self._cursor.close()
 
 
-class _CursorOpening:
-    """What ``cursor()`` returns: the adapter enters it (aiosqlite's shape)."""
-
-    __slots__ = ("_cursor",)
-
-    def __init__(self, cursor: InlineCursor) -> None:
-        self._cursor = cursor
-
-    async def __aenter__(self) -> InlineCursor:
-        return self._cursor
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self._cursor.close()
-
-
 class InlineConnection:
     """The part of ``aiosqlite.Connection`` SQLAlchemy's adapter uses."""
 
@@ -122,8 +109,8 @@ class InlineConnection:
         finally:
             self._conn.execute("PRAGMA busy_timeout=0")
 
-    def cursor(self) -> _CursorOpening:
-        return _CursorOpening(InlineCursor(self, self._conn.cursor()))
+    def cursor(self) -> InlineCursor:
+        return InlineCursor(self, self._conn.cursor())
 
     async def commit(self) -> None:
         await self.call(self._conn.commit)
@@ -132,11 +119,9 @@ class InlineConnection:
         self._conn.rollback()
 
     async def close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        self.stop()
 
-    def stop(self) -> None:
+    def stop(self) -> None:  # the adapter's forced close (terminate)
         if self._connection is not None:
             self._connection.close()
             self._connection = None
@@ -147,10 +132,6 @@ class InlineConnection:
     @property
     def isolation_level(self) -> str | None:
         return self._conn.isolation_level
-
-    @property
-    def in_transaction(self) -> bool:
-        return self._conn.in_transaction
 
 
 def inline_creator(path: str) -> Callable[[], Any]:
