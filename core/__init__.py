@@ -11,6 +11,8 @@ from core.crypto.keyfiles import load_or_create_key
 from core.db.base import JSONType, TenantScoped, TZDateTime, utcnow
 from core.db.engine import Database
 from core.db.group_commit import GroupCommit
+from core.db.statements import TENANT, TenantStatement
+from core.db.statements import run as run_statement
 from core.db.upsert import insert_ignore
 from core.jobs.queue import enqueue, enqueue_in
 from core.jobs.registry import JobContext, JobHandler
@@ -36,6 +38,7 @@ from core.web.errors import ApiError
 from core.web.ui.render import page
 
 __all__ = [
+    "TENANT",
     "AccessClaim",
     "Actor",
     "ApiError",
@@ -61,6 +64,7 @@ __all__ = [
     "TenantContext",
     "TenantContextMissing",
     "TenantScoped",
+    "TenantStatement",
     "__version__",
     "acting_as",
     "after_commit",
@@ -78,5 +82,6 @@ __all__ = [
     "plugin_settings",
     "plugin_settings_by_tenant",
     "recheck_access",
+    "run_statement",
     "utcnow",
 ]

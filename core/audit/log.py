@@ -9,7 +9,6 @@ concurrent writers on both engines; :func:`record_many` appends a group under on
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -24,6 +23,8 @@ from core.audit.chain import HASHED_COLUMNS, event_hash
 from core.audit.models import GENESIS, AuditEvent, AuditHead, PlatformAuditEvent, PlatformAuditHead
 from core.db.base import utcnow
 from core.db.session import session_tenant_id
+from core.db.statements import TENANT, TenantStatement
+from core.db.statements import run as run_statement
 from core.db.upsert import insert_ignore
 
 __all__ = [
@@ -80,42 +81,49 @@ async def _insert_head(
     await insert_ignore(session, model, {**key, "seq": 0, "hash": GENESIS}, conflict)
 
 
-@functools.cache
-def _head_statements(head: Any, key_columns: tuple[str, ...]) -> tuple[Any, Any]:
-    """A chain head's two updates, built once, run with the head's key (``key_<column>``):
-    reserve ``count`` numbers (returning the new last one and the hash before them), and
-    store the new last ``hash``."""
-    where = [getattr(head, column) == sa.bindparam(f"key_{column}") for column in key_columns]
-    reserve = (
-        sa.update(head)
-        .where(*where)
-        .values(seq=col(head.seq) + sa.bindparam("count", type_=sa.Integer))
-        .returning(col(head.seq), col(head.hash))
-    )
-    settle = (
-        sa.update(head)
-        .where(*where)
-        .values(hash=sa.bindparam("new_hash", type_=sa.String))
-        .execution_options(synchronize_session=False)
-    )
-    return reserve, settle
+@dataclass(frozen=True)
+class _Chain:
+    """A chain's statements, built once: reserve ``count`` numbers at its head (returning the
+    new last one and the hash before them), append events, store the new last ``hash``."""
+
+    head: Any
+    event: Any
+    reserve: TenantStatement
+    append: TenantStatement
+    settle: TenantStatement
+
+    @classmethod
+    def of(cls, head: Any, event: Any, where: Any) -> _Chain:
+        return cls(
+            head,
+            event,
+            TenantStatement(
+                sa.update(head)
+                .where(where)
+                .values(seq=col(head.seq) + sa.bindparam("count", type_=sa.Integer))
+                .returning(col(head.seq), col(head.hash))
+            ),
+            TenantStatement.insert(event),
+            TenantStatement(
+                sa.update(head).where(where).values(hash=sa.bindparam("new_hash", type_=sa.String))
+            ),
+        )
 
 
-def _key_params(key: dict[str, int]) -> dict[str, int]:
-    return {f"key_{column}": value for column, value in key.items()}
+_TENANT_CHAIN = _Chain.of(AuditHead, AuditEvent, col(AuditHead.tenant_id) == TENANT)
+_PLATFORM_CHAIN = _Chain.of(PlatformAuditHead, PlatformAuditEvent, col(PlatformAuditHead.id) == 1)
 
 
 async def _advance_head(
-    session: AsyncSession, head: Any, key: dict[str, int], count: int
+    session: AsyncSession, chain: _Chain, key: dict[str, int], count: int
 ) -> tuple[int, str]:
     """Reserve ``count`` sequence numbers of the chain whose head row is ``key``:
     (the first, the hash before it). Holds the head until commit."""
-    reserve, _ = _head_statements(head, tuple(key))
-    params = {**_key_params(key), "count": count}
-    row = (await session.exec(reserve, params=params)).first()
+    params = {"count": count}
+    row = (await run_statement(session, chain.reserve, params)).first()
     if row is None:  # the chain's first event; another request may be creating it too
-        await _insert_head(session, head, key, list(key))
-        row = (await session.exec(reserve, params=params)).first()
+        await _insert_head(session, chain.head, key, list(key))
+        row = (await run_statement(session, chain.reserve, params)).first()
         assert row is not None
     return int(row[0]) - count + 1, str(row[1])
 
@@ -155,18 +163,11 @@ async def record_many(session: AsyncSession, events: Sequence[AuditEntry]) -> li
     if not events:
         return []
     tenant_id = session_tenant_id(session.sync_session)
-    model: Any
-    head: Any
     if tenant_id is not None:
-        chain, model, head, key = (
-            tenant_chain(tenant_id),
-            AuditEvent,
-            AuditHead,
-            {"tenant_id": tenant_id},
-        )
+        chain, statements, key = tenant_chain(tenant_id), _TENANT_CHAIN, {"tenant_id": tenant_id}
     else:
-        chain, model, head, key = "platform", PlatformAuditEvent, PlatformAuditHead, {"id": 1}
-    seq, prev = await _advance_head(session, head, key, len(events))
+        chain, statements, key = "platform", _PLATFORM_CHAIN, {"id": 1}
+    seq, prev = await _advance_head(session, statements, key, len(events))
     fallback = current_actor()
     now = utcnow()
     rows: list[dict[str, Any]] = []
@@ -195,7 +196,6 @@ async def record_many(session: AsyncSession, events: Sequence[AuditEntry]) -> li
             row["tenant_id"] = tenant_id
         rows.append(row)
         hashes.append(prev)
-    await session.exec(sa.insert(model.__table__), params=rows)
-    _, settle = _head_statements(head, tuple(key))
-    await session.exec(settle, params={**_key_params(key), "new_hash": prev})
+    await run_statement(session, statements.append, rows)
+    await run_statement(session, statements.settle, {"new_hash": prev})
     return hashes

@@ -26,7 +26,6 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Generic, TypeVar
 
-import sqlalchemy as sa
 import structlog
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -46,8 +45,9 @@ async def take_write_lock(session: AsyncSession) -> None:
     """On SQLite, take the database's write lock before the transaction reads anything: a
     transaction that reads first and writes later fails (SQLITE_BUSY) when another process
     wrote in between, instead of waiting. PostgreSQL needs nothing."""
-    if session.sync_session.get_bind().dialect.name == "sqlite":
-        await session.exec(sa.text("UPDATE audit_head SET seq = seq WHERE 0"))  # type: ignore[call-overload]
+    connection = await session.connection()
+    if connection.dialect.name == "sqlite":  # a write that changes nothing: no tenant filter
+        await connection.exec_driver_sql("UPDATE audit_head SET seq = seq WHERE 0")
 
 
 class _Turns:

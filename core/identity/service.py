@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from core.audit.log import record
 from core.authz.roles import PLATFORM_DOMAIN, PLATFORM_ROLES, TENANT_ROLES
 from core.db.base import utcnow
+from core.db.statements import TenantStatement, run
 from core.identity.models import ApiToken, RoleGrant, User
 from core.tenancy.models import Tenant
 
@@ -240,7 +241,7 @@ async def principal_for(
 
 
 # built once (building a statement costs more than SQLite running this one)
-_PRINCIPALS_OF_TOKENS = (
+_PRINCIPALS_OF_TOKENS = TenantStatement(
     sa.select(
         col(ApiToken.token_hash),
         col(ApiToken.tenant_id),
@@ -269,9 +270,7 @@ async def principals_for_tokens(
     if not wanted:
         return {}
     now = utcnow()
-    rows = (
-        await session.exec(_PRINCIPALS_OF_TOKENS, params={"hashes": wanted})  # type: ignore[call-overload]
-    ).all()
+    rows = (await run(session, _PRINCIPALS_OF_TOKENS, {"hashes": wanted})).all()
     found: dict[str, tuple[_Person, int | None, list[tuple[str, int | None]]]] = {}
     for digest, token_tenant, revoked, expires, uid, email, active, lang, name, role, scope in rows:
         if not active or revoked is not None or (expires is not None and expires <= now):

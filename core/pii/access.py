@@ -24,6 +24,8 @@ from core.audit.log import Actor, AuditEntry, record, record_many
 from core.crypto.sealing import blind_index, open_field, seal_field, sealed_version
 from core.db.base import utcnow
 from core.db.engine import Database
+from core.db.statements import TENANT, TenantStatement
+from core.db.statements import run as run_statement
 from core.pii.fields import mask, normalise
 from core.pii.keyring import KeyRing
 from core.pii.models import Customer
@@ -65,11 +67,16 @@ def _lookup_index(key: bytes, kind: str, value: str) -> str:
 # built once, run with each group's indexes: the lookups of create_customers (no ORDER BY:
 # SQLite would then scan the tenant)
 _BY_INDEX = {
-    column: select(Customer.id, Customer.uid, column)
-    .where(col(column).in_(sa.bindparam("indexes", expanding=True)))
-    .where(col(Customer.merged_into_id).is_(None))
+    column: TenantStatement(
+        sa.select(col(Customer.id), col(Customer.uid), col(column)).where(
+            col(Customer.tenant_id) == TENANT,
+            col(column).in_(sa.bindparam("indexes", expanding=True)),
+            col(Customer.merged_into_id).is_(None),
+        )
+    )
     for column in (Customer.phone_index, Customer.email_index)
 }
+_NEW_CUSTOMERS = TenantStatement.insert(Customer, col(Customer.uid), col(Customer.id))
 
 
 @dataclass
@@ -150,7 +157,7 @@ class PersonalData:
         for column, indexes, known in lookups:
             if not indexes:
                 continue
-            rows = await self.session.exec(_BY_INDEX[column], params={"indexes": list(indexes)})
+            rows = await run_statement(self.session, _BY_INDEX[column], {"indexes": list(indexes)})
             for ident, uid, value in sorted(rows.all(), key=lambda row: row[0] or 0):
                 if value:  # always (it matched one of the indexes)
                     known.setdefault(value, CustomerRef(ident or 0, uid))  # the oldest record
@@ -188,12 +195,7 @@ class PersonalData:
                     by_email.setdefault(email, found)
             answers.append(found)
         if new_rows:
-            table: Any = Customer.__table__  # type: ignore[attr-defined]
-            inserted = await self.session.exec(
-                sa.insert(table).returning(table.c.uid, table.c.id),
-                params=new_rows,
-            )
-            ids = dict(inserted.all())
+            ids = dict((await run_statement(self.session, _NEW_CUSTOMERS, new_rows)).all())
             answers = [CustomerRef(ids[a.uid], a.uid) if a and not a.id else a for a in answers]
             if audit_into is not None:
                 audit_into.extend(events)

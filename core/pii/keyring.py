@@ -11,7 +11,9 @@ import base64
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
+import sqlalchemy as sa
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlmodel import col, select
@@ -27,6 +29,8 @@ from core.crypto.sealing import (
     wrapped_by,
 )
 from core.db.base import utcnow
+from core.db.statements import TENANT, TenantStatement
+from core.db.statements import run as run_statement
 from core.db.upsert import insert_ignore
 from core.pii.models import TenantKey
 from core.settings import Settings
@@ -38,8 +42,13 @@ class KeyShredded(SealError):
     """The tenant's data key was destroyed (offboarding): its data is gone for good."""
 
 
-# built once (the session limits it to its tenant)
-_ACTIVE_ROW = select(TenantKey).where(col(TenantKey.active)).order_by(col(TenantKey.version).desc())
+# built once, run in the tenant's session
+_ACTIVE_ROW = TenantStatement(
+    sa.select(col(TenantKey.tenant_id), col(TenantKey.version), col(TenantKey.wrapped))
+    .where(col(TenantKey.tenant_id) == TENANT, col(TenantKey.active))
+    .order_by(col(TenantKey.version).desc())
+    .limit(1)
+)
 
 
 class KeyRing:
@@ -123,7 +132,7 @@ class KeyRing:
 
     # -- data keys -----------------------------------------------------------------------
 
-    def _unwrap(self, row: TenantKey) -> bytes:
+    def _unwrap(self, row: Any) -> bytes:
         if row.wrapped is None:
             raise KeyShredded(f"data key {row.version} of tenant {row.tenant_id} was destroyed")
         master = self._masters.get(wrapped_by(row.wrapped))
@@ -131,7 +140,7 @@ class KeyRing:
             raise SealError("the master key that wrapped this data key is missing")
         return unwrap_key(master, row.wrapped, row.tenant_id, row.version)
 
-    def _key_of(self, row: TenantKey) -> bytes:
+    def _key_of(self, row: Any) -> bytes:
         """The data key a stored row holds. The cache is keyed by the wrapped value itself, so
         a key this process generated but did not get stored can never be used."""
         if row.wrapped is None:
@@ -144,8 +153,9 @@ class KeyRing:
         self._data_keys[(row.tenant_id, row.version)] = (row.wrapped, key)
         return key
 
-    async def _active_row(self, session: AsyncSession) -> TenantKey | None:
-        return (await session.exec(_ACTIVE_ROW)).first()
+    async def _active_row(self, session: AsyncSession) -> Any:
+        """(tenant_id, version, wrapped) of the tenant's active key, or None."""
+        return (await run_statement(session, _ACTIVE_ROW)).first()
 
     async def active_key(self, session: AsyncSession, tenant_id: int) -> tuple[int, bytes]:
         """The tenant's current (version, data key); created on first use."""

@@ -31,6 +31,7 @@ from sqlmodel import col
 
 from core.audit.log import Actor, AuditEntry, current_actor, record, record_many, set_actor
 from core.authz.roles import PLATFORM_DOMAIN
+from core.db.statements import TENANT, TenantStatement, run
 from core.identity.models import User
 from core.identity.service import (
     Principal,
@@ -309,9 +310,9 @@ async def _denied(
         )
 
 
-# built once: a group's recheck runs it with the tenant's id (statement building is the
+# built once: a group's recheck runs it in the tenant's session (statement building is the
 # larger part of a small statement's cost)
-_TENANT_WITH_PLUGINS = (
+_TENANT_WITH_PLUGINS = TenantStatement(
     sa.select(
         col(Tenant.status),
         col(Tenant.config_version),
@@ -320,8 +321,13 @@ _TENANT_WITH_PLUGINS = (
         col(TenantPlugin.enabled),
         col(TenantPlugin.settings),
     )
-    .outerjoin(TenantPlugin, col(TenantPlugin.tenant_id) == col(Tenant.id))
-    .where(col(Tenant.id) == sa.bindparam("tenant_id"))
+    .outerjoin(
+        TenantPlugin,
+        sa.and_(
+            col(TenantPlugin.tenant_id) == col(Tenant.id), col(TenantPlugin.tenant_id) == TENANT
+        ),
+    )
+    .where(col(Tenant.id) == TENANT)
 )
 
 
@@ -345,7 +351,7 @@ async def recheck_access(
     the tenant with its plugins (one statement), the tokens with their users and grants
     (another) are read afresh, once for the whole group. Denials are audited in this
     transaction (or appended to ``audit_into`` for the caller to record before it commits)."""
-    rows = (await session.exec(_TENANT_WITH_PLUGINS, params={"tenant_id": ctx.id})).all()
+    rows = (await run(session, _TENANT_WITH_PLUGINS)).all()
     if not rows or rows[0][0] != TenantStatus.ACTIVE:
         return Rechecked([ApiError(404, "No such tenant.") for _ in claims], {})
     _, config_version, role_templates = rows[0][:3]

@@ -18,12 +18,14 @@ import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import ApiError
-from plugins.intake.models import IdempotencyRecord
 
 __all__ = ["MAX_KEY", "Replay", "advisory_lock_id", "held_elsewhere", "request_hash", "settle"]
 
 MAX_KEY = 200
 IN_FLIGHT = "A request with this Idempotency-Key is still being processed."
+_TRY_LOCKS = sa.text(
+    "SELECT k, pg_try_advisory_xact_lock(k) FROM unnest(CAST(:ids AS bigint[])) AS k"
+)
 
 
 class Replay:
@@ -48,17 +50,14 @@ async def held_elsewhere(session: AsyncSession, tenant_id: int, keys: list[str])
     if session.sync_session.get_bind().dialect.name != "postgresql":
         return set()
     ids = {advisory_lock_id(tenant_id, key): key for key in keys}
-    got = await session.exec(
-        sa.text("SELECT k, pg_try_advisory_xact_lock(k) FROM unnest(CAST(:ids AS bigint[])) AS k"),  # type: ignore[call-overload]
-        params={"ids": list(ids)},
-    )
+    connection = await session.connection()  # no table: nothing for the tenant filter
+    got = await connection.execute(_TRY_LOCKS, {"ids": list(ids)})
     return {ids[k] for k, ok in got.all() if not ok}
 
 
-def settle(
-    key: str, digest: str, held: set[str], record: IdempotencyRecord | None
-) -> Replay | ApiError | None:
-    """What a keyed request gets before anything is written: None to go ahead."""
+def settle(key: str, digest: str, held: set[str], record: Any) -> Replay | ApiError | None:
+    """What a keyed request gets before anything is written: None to go ahead. ``record`` is
+    the key's stored row (request_hash, response_status, response_body), or None."""
     if key in held:
         return ApiError(409, IN_FLIGHT)
     if record is None:

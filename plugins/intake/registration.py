@@ -20,20 +20,34 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import (
+    TENANT,
     Actor,
     AuditEntry,
     PersonalData,
     TenantContext,
+    TenantStatement,
     audit_many,
     enqueue_in,
     insert_ignore,
+    run_statement,
     utcnow,
 )
 from plugins.intake.models import Inquiry, InquiryMessage, InquiryStatus, Queue
 
 __all__ = ["NewInquiry", "Registered", "ensure_default_queue", "register_inquiries"]
 
-ALL_QUEUES = select(Queue)  # built once (the session limits it to its tenant)
+# built once, run in the tenant's session
+ALL_QUEUES = TenantStatement(
+    sa.select(
+        col(Queue.id),
+        col(Queue.slug),
+        col(Queue.position),
+        col(Queue.channels),
+        col(Queue.keywords),
+    ).where(col(Queue.tenant_id) == TENANT)
+)
+NEW_INQUIRIES = TenantStatement.insert(Inquiry, col(Inquiry.uid), col(Inquiry.id))
+NEW_MESSAGES = TenantStatement.insert(InquiryMessage)
 RECEIPT_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 
 
@@ -105,9 +119,10 @@ def new_receipt_no() -> str:
     return f"{body[:4]}-{body[4:]}"
 
 
-def route(queues: list[Queue], channel: str, text: str, chosen: str | None) -> Queue | None:
+def route(queues: list[Any], channel: str, text: str, chosen: str | None) -> Any:
     """A plugin's choice, else the first queue whose keywords occur, else by channel, else
-    the last queue (the catch-all)."""
+    the last queue (the catch-all). ``queues``: Queue rows or objects (id, slug, position,
+    channels, keywords)."""
     by_slug = {q.slug: q for q in queues}
     if chosen and chosen in by_slug:
         return by_slug[chosen]
@@ -138,7 +153,7 @@ async def register_inquiries(
     if not items:
         return []
     entries: list[AuditEntry] = [] if audit_into is None else audit_into
-    queues = list((await session.exec(ALL_QUEUES)).all()) or [
+    queues: list[Any] = list((await run_statement(session, ALL_QUEUES)).all()) or [
         await ensure_default_queue(session, ctx)
     ]
     customers = await pd.create_customers(
@@ -197,12 +212,7 @@ async def register_inquiries(
                 "updated_at": now,
             }
         )
-    table = Inquiry.__table__
-    inserted = await session.exec(
-        sa.insert(table).returning(table.c.uid, table.c.id),  # type: ignore[attr-defined]
-        params=rows,
-    )
-    ids = dict(inserted.all())
+    ids = dict((await run_statement(session, NEW_INQUIRIES, rows)).all())
     registered = [replace(r, id=ids[r.uid]) for r in registered]
     messages = []
     for item, done in zip(items, registered, strict=True):
@@ -219,7 +229,7 @@ async def register_inquiries(
                 "created_at": now,
             }
         )
-    await session.exec(sa.insert(InquiryMessage.__table__), params=messages)  # type: ignore[arg-type]
+    await run_statement(session, NEW_MESSAGES, messages)
     entries.extend(
         AuditEntry(
             "inquiry.create",

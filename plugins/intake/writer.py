@@ -18,18 +18,21 @@ from typing import Any
 
 import sqlalchemy as sa
 from litestar import Request
-from sqlmodel import col, select
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import (
+    TENANT,
     AccessClaim,
     ApiError,
     AuditEntry,
     GroupCommit,
     PersonalData,
     TenantContext,
+    TenantStatement,
     audit_many,
     recheck_access,
+    run_statement,
 )
 from plugins.intake.idempotency import IN_FLIGHT, Replay, held_elsewhere, settle
 from plugins.intake.models import IdempotencyRecord
@@ -38,11 +41,19 @@ from plugins.intake.schemas import InquiryRead
 
 __all__ = ["Outcome", "Submission", "writer_of"]
 
-IDEMPOTENCY: Any = IdempotencyRecord.__table__  # type: ignore[attr-defined]
-# built once; a group runs it with its keys
-STORED_KEYS = select(IdempotencyRecord).where(
-    col(IdempotencyRecord.key).in_(sa.bindparam("keys", expanding=True))
+# built once; a group runs them with its keys and records
+STORED_KEYS = TenantStatement(
+    sa.select(
+        col(IdempotencyRecord.key),
+        col(IdempotencyRecord.request_hash),
+        col(IdempotencyRecord.response_status),
+        col(IdempotencyRecord.response_body),
+    ).where(
+        col(IdempotencyRecord.tenant_id) == TENANT,
+        col(IdempotencyRecord.key).in_(sa.bindparam("keys", expanding=True)),
+    )
 )
+STORE_KEYS = TenantStatement.insert(IdempotencyRecord)
 SLA_RECHECK = 60.0  # seconds; the watch renews itself every minute, this only restarts it
 
 
@@ -102,7 +113,7 @@ class InquiryWriter:
             held = await held_elsewhere(session, ctx.id, list(keyed))
             stored = {
                 r.key: r
-                for r in (await session.exec(STORED_KEYS, params={"keys": list(keyed)})).all()
+                for r in (await run_statement(session, STORED_KEYS, {"keys": list(keyed)})).all()
             }
             for key, n in keyed.items():
                 settled = settle(key, group[n].digest, held, stored.get(key))
@@ -147,7 +158,7 @@ class InquiryWriter:
                         }
                     )
             if records:
-                await session.exec(sa.insert(IDEMPOTENCY), params=records)
+                await run_statement(session, STORE_KEYS, records)
         await audit_many(session, entries)
         return [a if a is not None else RuntimeError("unanswered") for a in answers]
 

@@ -1,0 +1,155 @@
+"""Tenant statements (Core, built once) are held to the session's tenant like ORM statements."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import col, select
+
+from core.db.engine import Database
+from core.db.statements import TENANT, TenantStatement, UnscopedStatement, run
+from core.identity.models import User
+from core.plugins.models import TenantPlugin
+from core.tenancy.context import TenantContext, TenantContextMissing
+from core.tenancy.models import Tenant
+
+PLUGINS = TenantStatement(
+    sa.select(col(TenantPlugin.plugin_id), col(TenantPlugin.tenant_id)).where(
+        col(TenantPlugin.tenant_id) == TENANT
+    )
+)
+
+
+def test_a_statement_that_leaves_a_tenant_table_open_is_refused_when_built() -> None:
+    plugin_id = col(TenantPlugin.plugin_id)
+    refused = [
+        sa.select(plugin_id),  # no criterion at all
+        sa.select(plugin_id).where(
+            col(TenantPlugin.tenant_id) == 1
+        ),  # a literal, not the parameter
+        sa.select(plugin_id).where(  # only one side of an OR
+            sa.or_(col(TenantPlugin.tenant_id) == TENANT, col(TenantPlugin.enabled))
+        ),
+        # the left side of an outer join is not limited by the ON clause
+        sa.select(plugin_id, col(Tenant.id)).select_from(
+            sa.outerjoin(
+                TenantPlugin,
+                Tenant,
+                sa.and_(
+                    col(Tenant.id) == col(TenantPlugin.tenant_id),
+                    col(TenantPlugin.tenant_id) == TENANT,
+                ),
+            )
+        ),
+        sa.update(TenantPlugin).values(enabled=False),
+        sa.delete(TenantPlugin).where(col(TenantPlugin.plugin_id) == "intake"),
+        # a subquery's table is not limited by the outer criterion
+        sa.select(col(Tenant.id)).where(
+            col(Tenant.id).in_(sa.select(col(TenantPlugin.tenant_id))),
+        ),
+        sa.select(sa.orm.aliased(TenantPlugin).plugin_id),  # type: ignore[attr-defined]
+    ]
+    for statement in refused:
+        with pytest.raises(UnscopedStatement):
+            TenantStatement(statement)
+    with pytest.raises(TypeError):  # inserts are built from rows only
+        TenantStatement(sa.insert(TenantPlugin).values(tenant_id=1))  # type: ignore[arg-type]
+
+
+async def test_a_select_sees_only_the_sessions_tenant(
+    db: Database, two_tenants: tuple[TenantContext, TenantContext]
+) -> None:
+    a, b = two_tenants
+    async with db.session(a) as s:
+        assert (await run(s, PLUGINS)).all() == [("intake", a.id)]
+    async with db.session(b) as s:
+        assert (await run(s, PLUGINS)).all() == [("hotline", b.id)]
+        with pytest.raises(PermissionError):  # the tenant comes from the session only
+            await run(s, PLUGINS, {"session_tenant": a.id})
+    async with db.session() as platform:
+        with pytest.raises(TenantContextMissing):
+            await run(platform, PLUGINS)
+
+
+async def test_an_outer_join_limited_in_its_on_clause(
+    db: Database, two_tenants: tuple[TenantContext, TenantContext]
+) -> None:
+    a, _ = two_tenants
+    statement = TenantStatement(
+        sa.select(col(Tenant.slug), col(TenantPlugin.plugin_id))
+        .outerjoin(
+            TenantPlugin,
+            sa.and_(
+                col(TenantPlugin.tenant_id) == col(Tenant.id), col(TenantPlugin.tenant_id) == TENANT
+            ),
+        )
+        .where(col(Tenant.slug).in_(["tenant-a", "tenant-b"]))
+        .order_by(col(Tenant.slug))
+    )
+    async with db.session(a) as s:
+        rows = (await run(s, statement)).all()
+    # tenant-b's row is there (the tenant table is not tenant-scoped); its plugin is not
+    assert rows == [("tenant-a", "intake"), ("tenant-b", None)]
+
+
+async def test_updates_and_deletes_reach_only_the_sessions_tenant(
+    db: Database, two_tenants: tuple[TenantContext, TenantContext]
+) -> None:
+    a, b = two_tenants
+    disable = TenantStatement(
+        sa.update(TenantPlugin).where(col(TenantPlugin.tenant_id) == TENANT).values(enabled=False)
+    )
+    delete = TenantStatement(
+        sa.delete(TenantPlugin).where(
+            col(TenantPlugin.tenant_id) == TENANT, col(TenantPlugin.plugin_id) == sa.bindparam("p")
+        )
+    )
+    async with db.session(b) as s:
+        assert (await run(s, disable)).rowcount == 1
+        assert (await run(s, delete, {"p": "intake"})).rowcount == 0  # tenant-a's plugin
+    async with db.session(a) as s:
+        assert [(p.plugin_id, p.enabled) for p in (await s.exec(select(TenantPlugin))).all()] == [
+            ("intake", True)
+        ]
+    async with db.session(b) as s:
+        assert [p.enabled for p in (await s.exec(select(TenantPlugin))).all()] == [False]
+
+
+async def test_inserted_rows_must_name_the_sessions_tenant(
+    db: Database, two_tenants: tuple[TenantContext, TenantContext]
+) -> None:
+    a, b = two_tenants
+    insert = TenantStatement.insert(TenantPlugin, col(TenantPlugin.plugin_id))
+    for rows in (
+        [{"tenant_id": b.id, "plugin_id": "voc"}, {"tenant_id": a.id, "plugin_id": "voc"}],
+        [{"plugin_id": "voc"}],  # naming no tenant is not taken on trust
+    ):
+        with pytest.raises(PermissionError):
+            async with db.session(b) as s:
+                await run(s, insert, rows)
+    with pytest.raises(TenantContextMissing):
+        async with db.session() as platform:
+            await run(platform, insert, [{"tenant_id": b.id, "plugin_id": "voc"}])
+    async with db.session(b) as s:
+        inserted = await run(s, insert, [{"tenant_id": b.id, "plugin_id": "voc", "settings": {}}])
+        assert inserted.all() == [("voc",)]
+    async with db.session(b) as s:
+        assert sorted(p for p, _ in (await run(s, PLUGINS)).all()) == ["hotline", "voc"]
+    async with db.session(a) as s:
+        assert (await run(s, PLUGINS)).all() == [("intake", a.id)]
+
+
+async def test_platform_tables_need_no_tenant_and_pending_objects_are_flushed_first(
+    db: Database, two_tenants: tuple[TenantContext, TenantContext]
+) -> None:
+    a, _ = two_tenants
+    users = TenantStatement(sa.select(col(User.email)).where(col(User.email) == sa.bindparam("e")))
+    assert not users.scoped
+    async with db.session() as platform:
+        platform.add(User(email="flushed@bpo.example.jp"))
+        assert (await run(platform, users, {"e": "flushed@bpo.example.jp"})).all() == [
+            ("flushed@bpo.example.jp",)
+        ]
+    async with db.session(a) as s:
+        s.add(TenantPlugin(tenant_id=a.id, plugin_id="voc"))
+        assert sorted(p for p, _ in (await run(s, PLUGINS)).all()) == ["intake", "voc"]
