@@ -8,7 +8,7 @@ from core.audit.log import record as audit
 from core.audit.log import record_many as audit_many
 from core.cli.runtime import Runtime as CliRuntime
 from core.crypto.keyfiles import load_or_create_key
-from core.db.base import JSONType, TenantScoped, TZDateTime, utcnow
+from core.db.base import JSONType, TenantScoped, TZDateTime, new_uid, utcnow
 from core.db.engine import Database
 from core.db.group_commit import GroupCommit
 from core.db.statements import TENANT, TenantStatement
@@ -77,6 +77,7 @@ __all__ = [
     "hookspec",
     "insert_ignore",
     "load_or_create_key",
+    "new_uid",
     "notify_committed",
     "page",
     "plugin_settings",

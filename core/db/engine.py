@@ -21,6 +21,12 @@ from core.tenancy.context import TenantContext
 __all__ = ["EVIDENCE_KEY", "Database", "keep_on_rollback", "make_engine"]
 
 EVIDENCE_KEY = "madoguchi.evidence"
+# SQLite copies the write-ahead log back into the database (a checkpoint, with its fsyncs)
+# when the log reaches this many pages (4 KiB each), in the transaction that crossed it. The
+# default (1,000) made a busy desk checkpoint every few group commits while holding the write
+# lock; a longer log writes each often-changed page (an index's last leaf, a chain's head)
+# once per checkpoint instead of once per thousand pages.
+WAL_CHECKPOINT_PAGES = 10_000
 
 
 async def keep_on_rollback(
@@ -42,6 +48,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={0 if inline else BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
     cursor.close()
 
 

@@ -11,7 +11,6 @@ decides how, and records it in the same transaction as the read.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -22,7 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.audit.log import Actor, AuditEntry, record, record_many
 from core.crypto.sealing import blind_index, open_field, seal_field, sealed_version
-from core.db.base import utcnow
+from core.db.base import new_uid, utcnow
 from core.db.engine import Database
 from core.db.statements import TENANT, TenantStatement
 from core.db.statements import run as run_statement
@@ -102,7 +101,7 @@ class PersonalData:
     # -- writing ---------------------------------------------------------------------------
 
     async def create_customer(self, values: Mapping[str, str | None]) -> Customer:
-        customer = Customer(tenant_id=self.tenant.id, uid=str(uuid.uuid4()))
+        customer = Customer(tenant_id=self.tenant.id, uid=new_uid())
         await self._seal(customer, values)
         self.session.add(customer)
         await self.session.flush()
@@ -170,7 +169,7 @@ class PersonalData:
                 by_email.get(email) if email else None
             )
             if found is None and (phone or email or values.get("name")):
-                found = CustomerRef(0, str(uuid.uuid4()))  # the id is known after the insert
+                found = CustomerRef(0, new_uid())  # the id is known after the insert
                 new_rows.append(
                     {
                         "tenant_id": self.tenant.id,

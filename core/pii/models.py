@@ -58,8 +58,8 @@ class Customer(TenantScoped, table=True):
     address: str | None = Field(default=None, sa_type=sa.Text)
     birth_date: str | None = Field(default=None, sa_type=sa.Text)
     note: str | None = Field(default=None, sa_type=sa.Text)
-    phone_index: str | None = Field(default=None, max_length=64, index=True)
-    email_index: str | None = Field(default=None, max_length=64, index=True)
+    phone_index: str | None = Field(default=None, max_length=64)  # indexed with tenant_id
+    email_index: str | None = Field(default=None, max_length=64)
     # a duplicate merged into another record: kept (its history points here), never shown
     merged_into_id: int | None = Field(default=None)
     created_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)

@@ -9,7 +9,6 @@ inquiry. The caller's session is bound to the tenant; the caller commits and sen
 from __future__ import annotations
 
 import secrets
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -29,6 +28,7 @@ from core import (
     audit_many,
     enqueue_in,
     insert_ignore,
+    new_uid,
     run_statement,
     utcnow,
 )
@@ -177,7 +177,7 @@ async def register_inquiries(
     rows: list[dict[str, Any]] = []
     for item, customer in zip(items, customers, strict=True):
         queue = route(queues, item.channel, item.text, item.chosen_queue)
-        uid = str(uuid.uuid4())
+        uid = new_uid()
         registered.append(
             Registered(
                 id=0,  # known after the insert
@@ -216,7 +216,7 @@ async def register_inquiries(
     registered = [replace(r, id=ids[r.uid]) for r in registered]
     messages = []
     for item, done in zip(items, registered, strict=True):
-        message_uid = str(uuid.uuid4())
+        message_uid = new_uid()
         messages.append(
             {
                 "tenant_id": ctx.id,

@@ -6,7 +6,6 @@ caller commits (a route's session, a job's session) and sends the hooks after co
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -20,6 +19,7 @@ from core import (
     PersonalData,
     TenantContext,
     audit,
+    new_uid,
     utcnow,
 )
 from plugins.intake.models import Inquiry, InquiryMessage, InquiryStatus, Queue
@@ -200,7 +200,7 @@ async def add_message(
         raise ChangeError("kind", "reply or note")
     message = InquiryMessage(
         tenant_id=ctx.id,
-        uid=str(uuid.uuid4()),
+        uid=new_uid(),
         inquiry_id=inquiry.id,  # type: ignore[arg-type]
         kind=kind,
         channel=inquiry.channel,
@@ -279,7 +279,7 @@ async def add_inbound(
     the inquiry, which reopens if it was waiting or resolved; audited."""
     message = InquiryMessage(
         tenant_id=ctx.id,
-        uid=str(uuid.uuid4()),
+        uid=new_uid(),
         inquiry_id=inquiry.id,  # type: ignore[arg-type]
         kind="inbound",
         channel=channel,

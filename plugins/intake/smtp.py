@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import time
-import uuid
 from typing import Any
 
 import structlog
@@ -25,6 +24,7 @@ from core import (
     TenantContext,
     acting_as,
     enabled_plugins,
+    new_uid,
     plugin_settings_by_tenant,
 )
 from plugins.intake.mail import MailError, ParsedMail, parse_mail
@@ -114,7 +114,7 @@ class IntakeSMTPHandler:
             for item in mail.attachments:
                 attachment = Attachment(
                     tenant_id=ctx.id,
-                    uid=str(uuid.uuid4()),
+                    uid=new_uid(),
                     message_id=message.id,  # type: ignore[arg-type]
                     content_type=item.content_type[:120],
                     size=len(item.data),
