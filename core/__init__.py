@@ -8,7 +8,7 @@ from core.audit.log import record as audit
 from core.audit.log import record_many as audit_many
 from core.cli.runtime import Runtime as CliRuntime
 from core.crypto.keyfiles import load_or_create_key
-from core.db.base import JSONType, TenantScoped, TZDateTime, new_uid, utcnow
+from core.db.base import JSONType, TenantScoped, TZDateTime, new_uid, tenant_id_field, utcnow
 from core.db.engine import Database
 from core.db.group_commit import GroupCommit
 from core.db.statements import TENANT, TenantStatement
@@ -84,5 +84,6 @@ __all__ = [
     "plugin_settings_by_tenant",
     "recheck_access",
     "run_statement",
+    "tenant_id_field",
     "utcnow",
 ]

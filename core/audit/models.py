@@ -14,7 +14,7 @@ from typing import ClassVar
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from core.db.base import JSONType, TenantScoped, TZDateTime
+from core.db.base import JSONType, TenantScoped, TZDateTime, tenant_id_field
 
 __all__ = ["GENESIS", "AuditEvent", "AuditHead", "PlatformAuditEvent", "PlatformAuditHead"]
 
@@ -43,6 +43,7 @@ class AuditEvent(TenantScoped, AuditColumns, table=True):
     # the security officer and `audit verify` read every tenant's chain; nothing else may
     __cross_tenant__: ClassVar[str | None] = "audit-review"
     __table_args__ = (sa.UniqueConstraint("tenant_id", "seq"),)
+    tenant_id: int = tenant_id_field(index=False)  # the unique key leads with it
 
     id: int | None = Field(default=None, primary_key=True)
 
@@ -60,6 +61,7 @@ class AuditHead(TenantScoped, table=True):
     __tablename__ = "audit_head"
     __cross_tenant__: ClassVar[str | None] = "audit-review"
     __table_args__ = (sa.UniqueConstraint("tenant_id"),)
+    tenant_id: int = tenant_id_field(index=False)  # unique
 
     id: int | None = Field(default=None, primary_key=True)
     seq: int = Field(default=0)

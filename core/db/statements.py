@@ -19,7 +19,7 @@ path (a group writer's dozen statements per transaction) builds its statements o
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Unpack
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import CursorResult
@@ -115,9 +115,7 @@ class TenantStatement:
 
     __slots__ = ("insert_table", "scoped", "statement")
 
-    def __init__(
-        self, statement: sa.Select[Unpack[tuple[Any, ...]]] | sa.Update | sa.Delete
-    ) -> None:
+    def __init__(self, statement: sa.Select[*tuple[Any, ...]] | sa.Update | sa.Delete) -> None:
         if isinstance(statement, sa.Insert) or not isinstance(
             statement, sa.Select | sa.Update | sa.Delete
         ):
@@ -150,7 +148,7 @@ async def run(
     session: AsyncSession,
     statement: TenantStatement,
     params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
-) -> CursorResult[Unpack[tuple[Any, ...]]]:
+) -> CursorResult[*tuple[Any, ...]]:
     """Run ``statement`` in the session's transaction, limited to the session's tenant.
     An insert takes a list of rows; the others one mapping of parameters."""
     sync = session.sync_session

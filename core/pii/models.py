@@ -8,7 +8,7 @@ from typing import ClassVar
 import sqlalchemy as sa
 from sqlmodel import Field
 
-from core.db.base import TenantScoped, TZDateTime, utcnow
+from core.db.base import TenantScoped, TZDateTime, tenant_id_field, utcnow
 
 __all__ = ["Canary", "Customer", "TenantKey"]
 
@@ -49,6 +49,7 @@ class Customer(TenantScoped, table=True):
         "note": "free_text",
     }
 
+    tenant_id: int = tenant_id_field(index=False)  # the two lookup indexes lead with it
     id: int | None = Field(default=None, primary_key=True)
     uid: str = Field(max_length=36, unique=True, index=True)
     name: str | None = Field(default=None, sa_type=sa.Text)

@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Column, Field
 
-from core import JSONType, TenantScoped, TZDateTime, utcnow
+from core import JSONType, TenantScoped, TZDateTime, tenant_id_field, utcnow
 
 __all__ = [
     "Attachment",
@@ -68,6 +68,7 @@ class Inquiry(TenantScoped, table=True):
             sqlite_where=sa.text("assignee_id IS NULL"),
         ),
     )
+    tenant_id: int = tenant_id_field(index=False)  # the indexes above lead with it
 
     id: int | None = Field(default=None, primary_key=True)
     uid: str = Field(max_length=36, unique=True, index=True)
@@ -110,6 +111,7 @@ class IdempotencyRecord(TenantScoped, table=True):
 
     __tablename__ = "intake_idempotency"
     __table_args__ = (sa.UniqueConstraint("tenant_id", "key"),)
+    tenant_id: int = tenant_id_field(index=False)  # the unique key leads with it
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=200)

@@ -28,8 +28,9 @@ def _tables_with_tenant_id() -> set[str]:
 
 
 def test_every_table_with_tenant_id_is_tenant_scoped() -> None:
+    with_tenant_id = _tables_with_tenant_id()  # imports every built-in model first
     scoped = {m.__tablename__ for m in tenant_scoped_models()}
-    unprotected = _tables_with_tenant_id() - scoped - set(PLATFORM_TABLES_WITH_TENANT_SCOPE)
+    unprotected = with_tenant_id - scoped - set(PLATFORM_TABLES_WITH_TENANT_SCOPE)
     assert not unprotected, f"tables with tenant_id but no TenantScoped base: {unprotected}"
     assert {"tenant_plugin", "job"} <= scoped
 
@@ -39,6 +40,19 @@ def test_tenant_id_is_required_and_references_tenant() -> None:
         column = metadata.tables[model.__tablename__].columns["tenant_id"]  # type: ignore[index]
         assert not column.nullable, model
         assert {fk.column.table.name for fk in column.foreign_keys} == {"tenant"}
+
+
+def test_every_tenant_table_has_an_index_that_leads_with_tenant_id() -> None:
+    """A tenant's rows are always found through tenant_id first, on every table."""
+    import_builtin_models()
+    for model in tenant_scoped_models():
+        table = metadata.tables[model.__tablename__]  # type: ignore[index]
+        leading = [next(iter(i.columns)).name for i in table.indexes] + [
+            next(iter(c.columns)).name
+            for c in table.constraints
+            if isinstance(c, sa.UniqueConstraint) and c.columns
+        ]
+        assert "tenant_id" in leading, model
 
 
 # row-level security is PostgreSQL's; on SQLite the ORM filter above is the protection
