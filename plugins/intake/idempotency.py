@@ -15,16 +15,52 @@ import json
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core import ApiError
+from core import TENANT, ApiError, TenantStatement, run_statement
+from plugins.intake.models import IdempotencyRecord
 
-__all__ = ["MAX_KEY", "Replay", "advisory_lock_id", "held_elsewhere", "request_hash", "settle"]
+__all__ = ["MAX_KEY", "Replay", "advisory_lock_id", "look_up", "request_hash", "settle"]
 
 MAX_KEY = 200
 IN_FLIGHT = "A request with this Idempotency-Key is still being processed."
-_TRY_LOCKS = sa.text(
-    "SELECT k, pg_try_advisory_xact_lock(k) FROM unnest(CAST(:ids AS bigint[])) AS k"
+_RECORD = (
+    col(IdempotencyRecord.request_hash),
+    col(IdempotencyRecord.response_status),
+    col(IdempotencyRecord.response_body),
+)
+# built once, run with a group's keys
+_STORED = TenantStatement(
+    sa.select(col(IdempotencyRecord.key), *_RECORD).where(
+        col(IdempotencyRecord.tenant_id) == TENANT,
+        col(IdempotencyRecord.key).in_(sa.bindparam("keys", expanding=True)),
+    )
+)
+# PostgreSQL: each key with its advisory lock tried and its record, if any
+_KEYS = (
+    sa.func.unnest(
+        sa.cast(sa.bindparam("keys"), ARRAY(sa.Text)),
+        sa.cast(sa.bindparam("locks"), ARRAY(sa.BigInteger)),
+    )
+    .table_valued("key", "lock")
+    .render_derived(name="wanted")
+)
+_LOCKED_AND_STORED = TenantStatement(
+    sa.select(
+        _KEYS.c.key,
+        sa.func.pg_try_advisory_xact_lock(_KEYS.c.lock).label("free"),
+        *_RECORD,
+    ).select_from(
+        _KEYS.outerjoin(
+            IdempotencyRecord,
+            sa.and_(
+                col(IdempotencyRecord.tenant_id) == TENANT,
+                col(IdempotencyRecord.key) == _KEYS.c.key,
+            ),
+        )
+    )
 )
 
 
@@ -44,15 +80,22 @@ def advisory_lock_id(tenant_id: int, key: str) -> int:
     return int(hashlib.sha256(f"{tenant_id}|{key}".encode()).hexdigest()[:15], 16)
 
 
-async def held_elsewhere(session: AsyncSession, tenant_id: int, keys: list[str]) -> set[str]:
-    """On PostgreSQL, the keys another transaction is processing right now; this transaction
-    takes the locks of the others until it commits. On SQLite: none."""
-    if session.sync_session.get_bind().dialect.name != "postgresql":
-        return set()
-    ids = {advisory_lock_id(tenant_id, key): key for key in keys}
-    connection = await session.connection()  # no table: nothing for the tenant filter
-    got = await connection.execute(_TRY_LOCKS, {"ids": list(ids)})
-    return {ids[k] for k, ok in got.all() if not ok}
+async def look_up(
+    session: AsyncSession, tenant_id: int, keys: list[str]
+) -> tuple[set[str], dict[str, Any]]:
+    """The keys another transaction is processing right now (PostgreSQL: this transaction
+    takes the advisory locks of the others until it commits; SQLite runs one writer at a time,
+    so none), and the stored record of each finished key (request_hash, response_status,
+    response_body). One statement."""
+    connection = await session.connection()
+    if connection.dialect.name != "postgresql":
+        rows = (await run_statement(session, _STORED, {"keys": keys})).all()
+        return set(), {row.key: row for row in rows}
+    locks = [advisory_lock_id(tenant_id, key) for key in keys]
+    rows = (await run_statement(session, _LOCKED_AND_STORED, {"keys": keys, "locks": locks})).all()
+    return {row.key for row in rows if not row.free}, {
+        row.key: row for row in rows if row.request_hash is not None
+    }
 
 
 def settle(key: str, digest: str, held: set[str], record: Any) -> Replay | ApiError | None:

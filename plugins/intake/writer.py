@@ -16,13 +16,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
 from litestar import Request
-from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import (
-    TENANT,
     AccessClaim,
     ApiError,
     AuditEntry,
@@ -34,25 +31,14 @@ from core import (
     recheck_access,
     run_statement,
 )
-from plugins.intake.idempotency import IN_FLIGHT, Replay, held_elsewhere, settle
+from plugins.intake.idempotency import IN_FLIGHT, Replay, look_up, settle
 from plugins.intake.models import IdempotencyRecord
 from plugins.intake.registration import NewInquiry, Registered, register_inquiries
 from plugins.intake.schemas import InquiryRead
 
 __all__ = ["Outcome", "Submission", "writer_of"]
 
-# built once; a group runs them with its keys and records
-STORED_KEYS = TenantStatement(
-    sa.select(
-        col(IdempotencyRecord.key),
-        col(IdempotencyRecord.request_hash),
-        col(IdempotencyRecord.response_status),
-        col(IdempotencyRecord.response_body),
-    ).where(
-        col(IdempotencyRecord.tenant_id) == TENANT,
-        col(IdempotencyRecord.key).in_(sa.bindparam("keys", expanding=True)),
-    )
-)
+# built once; a group runs it with its records
 STORE_KEYS = TenantStatement.insert(IdempotencyRecord)
 SLA_RECHECK = 60.0  # seconds; the watch renews itself every minute, this only restarts it
 
@@ -110,11 +96,7 @@ class InquiryWriter:
         answers: list[Outcome | Exception | None] = list(rechecked.answers)
         keyed = {s.key: n for n, s in enumerate(group) if s.key and answers[n] is None}
         if keyed:
-            held = await held_elsewhere(session, ctx.id, list(keyed))
-            stored = {
-                r.key: r
-                for r in (await run_statement(session, STORED_KEYS, {"keys": list(keyed)})).all()
-            }
+            held, stored = await look_up(session, ctx.id, list(keyed))
             for key, n in keyed.items():
                 settled = settle(key, group[n].digest, held, stored.get(key))
                 answers[n] = (
