@@ -103,7 +103,8 @@ class _Chain:
                 .values(seq=col(head.seq) + sa.bindparam("count", type_=sa.Integer))
                 .returning(col(head.seq), col(head.hash))
             ),
-            TenantStatement.insert(event),
+            # RETURNING: the rows go as one multi-row INSERT, not one execution per row
+            TenantStatement.insert(event, col(event.id)),
             TenantStatement(
                 sa.update(head).where(where).values(hash=sa.bindparam("new_hash", type_=sa.String))
             ),
