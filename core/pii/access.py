@@ -26,7 +26,7 @@ from core.db.engine import Database
 from core.db.statements import TENANT, TenantStatement
 from core.db.statements import run as run_statement
 from core.pii.fields import mask, normalise
-from core.pii.keyring import KeyRing, KeyRow
+from core.pii.keyring import KeyRing
 from core.pii.models import Customer
 from core.security.guard import check_canaries, check_limits
 from core.tenancy.context import TenantContext
@@ -86,12 +86,6 @@ class PersonalData:
     tenant: TenantContext
     # the active data key, read once per accessor (an accessor lives for one transaction)
     _active: tuple[int, bytes] | None = field(default=None, init=False, repr=False)
-
-    def use_key_row(self, row: KeyRow | None) -> None:
-        """Take the tenant's active data key from a row the caller read in this transaction
-        (:func:`core.recheck_access` returns it), instead of reading it again."""
-        if row is not None and row.tenant_id == self.tenant.id:
-            self._active = (row.version, self.keyring.key_of(row))
 
     async def _active_key(self) -> tuple[int, bytes]:
         if self._active is None:

@@ -11,7 +11,7 @@ import base64
 import os
 import secrets
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import sqlalchemy as sa
 from cryptography.exceptions import InvalidTag
@@ -35,15 +35,7 @@ from core.db.upsert import insert_ignore
 from core.pii.models import TenantKey
 from core.settings import Settings
 
-__all__ = ["KeyRing", "KeyRow", "KeyShredded"]
-
-
-class KeyRow(NamedTuple):
-    """The columns of a stored data key that :meth:`KeyRing.key_of` opens."""
-
-    tenant_id: int
-    version: int
-    wrapped: str | None
+__all__ = ["KeyRing", "KeyShredded"]
 
 
 class KeyShredded(SealError):
@@ -148,8 +140,8 @@ class KeyRing:
             raise SealError("the master key that wrapped this data key is missing")
         return unwrap_key(master, row.wrapped, row.tenant_id, row.version)
 
-    def key_of(self, row: Any) -> bytes:
-        """The data key a stored row (tenant_id, version, wrapped) holds. The cache is keyed by the wrapped value itself, so
+    def _key_of(self, row: Any) -> bytes:
+        """The data key a stored row holds. The cache is keyed by the wrapped value itself, so
         a key this process generated but did not get stored can never be used."""
         if row.wrapped is None:
             self._data_keys.pop((row.tenant_id, row.version), None)
@@ -174,14 +166,14 @@ class KeyRing:
             assert row is not None
         if row.wrapped is None:
             raise KeyShredded(f"tenant {tenant_id} has been offboarded")
-        return row.version, self.key_of(row)
+        return row.version, self._key_of(row)
 
     async def key_version(self, session: AsyncSession, tenant_id: int, version: int) -> bytes:
         # the row is read every time: another node may have shredded or rotated it meanwhile
         row = (await session.exec(select(TenantKey).where(TenantKey.version == version))).first()
         if row is None:
             raise SealError(f"tenant {tenant_id} has no data key version {version}")
-        return self.key_of(row)
+        return self._key_of(row)
 
     async def _insert_key(self, session: AsyncSession, tenant_id: int, version: int) -> None:
         """Store a new data key unless another request or node stored this version first
@@ -209,7 +201,7 @@ class KeyRing:
         await session.flush()
         await self._insert_key(session, tenant_id, version)
         stored = (await session.exec(select(TenantKey).where(TenantKey.version == version))).one()
-        return version, self.key_of(stored)
+        return version, self._key_of(stored)
 
     async def rewrap(self, session: AsyncSession, tenant_id: int) -> int:
         """Re-wrap every live data key of the tenant under the current master key."""

@@ -42,8 +42,6 @@ from core.identity.service import (
     tenant_domain,
 )
 from core.identity.sessions import COOKIE, csrf_matches, session_user
-from core.pii.keyring import KeyRow
-from core.pii.models import TenantKey
 from core.plugins.models import TenantPlugin
 from core.tenancy.context import TenantContext
 from core.tenancy.models import Tenant, TenantStatus
@@ -313,8 +311,7 @@ async def _denied(
 
 
 # built once: a group's recheck runs it in the tenant's session (statement building is the
-# larger part of a small statement's cost). The tenant's active data key comes along: a group
-# that writes personal data needs it next, and so saves a statement of its own.
+# larger part of a small statement's cost)
 _TENANT_WITH_PLUGINS = TenantStatement(
     sa.select(
         col(Tenant.status),
@@ -323,22 +320,11 @@ _TENANT_WITH_PLUGINS = TenantStatement(
         col(TenantPlugin.plugin_id),
         col(TenantPlugin.enabled),
         col(TenantPlugin.settings),
-        col(TenantKey.tenant_id),
-        col(TenantKey.version),
-        col(TenantKey.wrapped),
     )
     .outerjoin(
         TenantPlugin,
         sa.and_(
             col(TenantPlugin.tenant_id) == col(Tenant.id), col(TenantPlugin.tenant_id) == TENANT
-        ),
-    )
-    .outerjoin(
-        TenantKey,
-        sa.and_(
-            col(TenantKey.tenant_id) == col(Tenant.id),
-            col(TenantKey.tenant_id) == TENANT,
-            col(TenantKey.active),
         ),
     )
     .where(col(Tenant.id) == TENANT)
@@ -352,7 +338,6 @@ class Rechecked:
 
     answers: list[ApiError | None]
     plugins: dict[str, tuple[bool, dict[str, Any]]]
-    data_key: KeyRow | None = None  # the tenant's active data key as stored, if it has one
 
 
 async def recheck_access(
@@ -371,8 +356,6 @@ async def recheck_access(
         return Rechecked([ApiError(404, "No such tenant.") for _ in claims], {})
     _, config_version, role_templates = rows[0][:3]
     plugins = {r[3]: (bool(r[4]), dict(r[5] or {})) for r in rows if r[3] is not None}
-    keys = [KeyRow(*r[6:]) for r in rows if r[6] is not None]
-    data_key = max(keys, key=lambda k: k.version) if keys else None  # the newest active one
     enabled = {plugin for plugin, (on, _) in plugins.items() if on}
     fresh = await principals_for_tokens(session, [c.token_hash for c in claims if c.token_hash])
     domain = tenant_domain(ctx.id)
@@ -419,4 +402,4 @@ async def recheck_access(
         audit_into.extend(denials)
     else:
         await record_many(session, denials)
-    return Rechecked(answers, plugins, data_key)
+    return Rechecked(answers, plugins)

@@ -111,7 +111,6 @@ class InquiryWriter:
             _, stored_settings = rechecked.plugins.get("intake", (False, {}))
             settings = self.core.host.manifest("intake").validate_settings(stored_settings)
             pd = PersonalData(self.core.db, session, self.core.keyring, ctx)
-            pd.use_key_row(rechecked.data_key)  # read by the recheck
             now = time.monotonic()
             watch = now - self.sla_checked.get(ctx.id, -SLA_RECHECK) >= SLA_RECHECK
             registered = await register_inquiries(
