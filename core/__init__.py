@@ -32,7 +32,7 @@ from core.plugins.markers import hookimpl, hookspec
 from core.tenancy.context import TenantContext, TenantContextMissing
 from core.tenancy.service import enabled_plugins, plugin_settings, plugin_settings_by_tenant
 from core.version import __version__
-from core.web.access import AccessClaim, recheck_access
+from core.web.access import AccessClaim, Rechecked, recheck_access
 from core.web.deps import after_commit, notify_committed
 from core.web.errors import ApiError
 from core.web.ui.render import page
@@ -58,6 +58,7 @@ __all__ = [
     "PluginManifest",
     "PortalSection",
     "PurposeRequired",
+    "Rechecked",
     "Setting",
     "SettingsError",
     "TZDateTime",

@@ -13,7 +13,11 @@ connection the database dropped is first tried once more as it was.
 
 SQLite has one writer at a time. Group writers of every process on the database file take
 turns through a lock file beside it (``flock``: the kernel queues the waiters), instead of
-colliding on SQLite's lock and sleeping in its busy handler.
+colliding on SQLite's lock and sleeping in its busy handler. A ``prepare`` step runs the
+group's reads before the turn is taken (on SQLite outside the write transaction, on
+PostgreSQL early in the same one), so that a turn holds the lock only for what must see the
+lock: the writes and the reads they depend on. A read that has gone stale by then can only
+make the transaction fail (a unique key, a foreign key), and its items are retried one by one.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import contextvars
 import fcntl
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import structlog
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -36,7 +40,8 @@ __all__ = ["GroupCommit", "GroupHandler"]
 
 T = TypeVar("T")
 R = TypeVar("R")
-GroupHandler = Callable[[AsyncSession, TenantContext, list[T]], Awaitable[list[R | Exception]]]
+GroupHandler = Callable[..., Awaitable[list[R | Exception]]]
+GroupPrepare = Callable[[AsyncSession, TenantContext, list[T]], Awaitable[Any]]
 
 log = structlog.get_logger("madoguchi.db")
 
@@ -90,9 +95,18 @@ class GroupCommit(Generic[T, R]):
     """Collects items per tenant and commits each tenant's waiting items together."""
 
     def __init__(
-        self, db: Database, handler: GroupHandler[T, R], *, name: str, max_group: int = 256
+        self,
+        db: Database,
+        handler: GroupHandler[R],
+        *,
+        name: str,
+        max_group: int = 256,
+        prepare: GroupPrepare[T] | None = None,
     ) -> None:
+        """``handler(session, ctx, items)`` writes a group and answers each item; with
+        ``prepare``, ``handler(session, ctx, items, prepare(session, ctx, items))``."""
         self.db, self.handler, self.name, self.max_group = db, handler, name, max_group
+        self.prepare = prepare
         self._waiting: dict[int, list[tuple[T, asyncio.Future[R]]]] = {}
         self._writers: dict[int, asyncio.Task[None]] = {}
         self._turns = _Turns.of(db)
@@ -124,9 +138,20 @@ class GroupCommit(Generic[T, R]):
         self, ctx: TenantContext, group: list[tuple[T, asyncio.Future[R]]], retried: bool = False
     ) -> None:
         try:
-            async with self._turn(), self.db.session(ctx) as session:
-                await take_write_lock(session)
-                results = await self.handler(session, ctx, [item for item, _ in group])
+            items = [item for item, _ in group]
+            async with self.db.session(ctx) as session:
+                prepared = await self.prepare(session, ctx, items) if self.prepare else None
+                async with self._turn():
+                    try:
+                        await take_write_lock(session)
+                        if self.prepare:
+                            results = await self.handler(session, ctx, items, prepared)
+                        else:
+                            results = await self.handler(session, ctx, items)
+                        await session.commit()  # before the turn goes to the next writer
+                    except BaseException:
+                        await session.rollback()
+                        raise
         except Exception as exc:
             if getattr(exc, "connection_invalidated", False) and not retried:
                 # the database dropped the connection (a restart, a failover): once more, on

@@ -34,7 +34,13 @@ from core import (
 )
 from plugins.intake.models import Inquiry, InquiryMessage, InquiryStatus, Queue
 
-__all__ = ["NewInquiry", "Registered", "ensure_default_queue", "register_inquiries"]
+__all__ = [
+    "NewInquiry",
+    "Registered",
+    "ensure_default_queue",
+    "read_queues",
+    "register_inquiries",
+]
 
 # built once, run in the tenant's session
 ALL_QUEUES = TenantStatement(
@@ -114,6 +120,11 @@ async def ensure_default_queue(session: AsyncSession, ctx: TenantContext) -> Que
     return (await session.exec(select(Queue).where(Queue.slug == "general"))).one()
 
 
+async def read_queues(session: AsyncSession) -> list[Any]:
+    """The tenant's queues (id, slug, position, channels, keywords) for :func:`route`."""
+    return list((await run_statement(session, ALL_QUEUES)).all())
+
+
 def new_receipt_no() -> str:
     # 32 letters: a random byte modulo 32 is uniform; one read of the OS's randomness
     body = "".join(RECEIPT_ALPHABET[b % 32] for b in secrets.token_bytes(8))
@@ -145,18 +156,18 @@ async def register_inquiries(
     items: Sequence[NewInquiry],
     audit_into: list[AuditEntry] | None = None,
     watch_sla: bool = True,
+    queues: list[Any] | None = None,
 ) -> list[Registered]:
     """Store a group of inquiries with their customers (found by blind index or created) and
     first messages, routed and given SLA due times; each audited (``inquiry.create``), or its
     audit entries appended to ``audit_into`` for the caller to record before commit. Makes
     sure the tenant's SLA watch job is queued unless ``watch_sla`` is False (a caller that
-    checked recently)."""
+    checked recently). ``queues``: the tenant's queues if the caller read them (:func:`read_queues`)."""
     if not items:
         return []
     entries: list[AuditEntry] = [] if audit_into is None else audit_into
-    queues: list[Any] = list((await run_statement(session, ALL_QUEUES)).all()) or [
-        await ensure_default_queue(session, ctx)
-    ]
+    if not queues:
+        queues = await read_queues(session) or [await ensure_default_queue(session, ctx)]
     customers = await pd.create_customers(
         [
             {

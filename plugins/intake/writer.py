@@ -26,6 +26,7 @@ from core import (
     AuditEntry,
     GroupCommit,
     PersonalData,
+    Rechecked,
     TenantContext,
     TenantStatement,
     audit_many,
@@ -34,7 +35,7 @@ from core import (
 )
 from plugins.intake.idempotency import IN_FLIGHT, Replay, look_up, settle
 from plugins.intake.models import IdempotencyRecord
-from plugins.intake.registration import NewInquiry, Registered, register_inquiries
+from plugins.intake.registration import NewInquiry, Registered, read_queues, register_inquiries
 from plugins.intake.schemas import InquiryRead
 
 __all__ = ["Outcome", "Submission", "writer_of"]
@@ -64,6 +65,16 @@ def response_body(registered: Registered) -> dict[str, Any]:
     return InquiryRead.model_validate(registered, from_attributes=True).model_dump(mode="json")
 
 
+@dataclass(frozen=True)
+class _Read:
+    """What a group read before its turn."""
+
+    rechecked: Rechecked
+    answers: list[Outcome | Exception | None]  # None: to register
+    entries: list[AuditEntry]  # the denials' audit entries, recorded with the group's
+    queues: list[Any]
+
+
 @dataclass
 class InquiryWriter:
     core: Any
@@ -73,7 +84,9 @@ class InquiryWriter:
     sla_checked: dict[int, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.group = GroupCommit(self.core.db.for_groups(), self._write, name="intake.inquiries")
+        self.group = GroupCommit(
+            self.core.db.for_groups(), self._write, name="intake.inquiries", prepare=self._read
+        )
 
     async def submit(self, ctx: TenantContext, submission: Submission) -> Outcome:
         """Register the inquiry in the tenant's next group; raises ApiError for a refusal."""
@@ -88,9 +101,10 @@ class InquiryWriter:
             if mark is not None:
                 self.in_flight.discard(mark)
 
-    async def _write(
+    async def _read(
         self, session: AsyncSession, ctx: TenantContext, group: list[Submission]
-    ) -> list[Outcome | Exception]:
+    ) -> _Read:
+        """Before the group's turn: access again, the Idempotency-Keys, the queues."""
         entries: list[AuditEntry] = []  # recorded last: the chain's head is held until commit
         rechecked = await recheck_access(
             session, self.core, ctx, [s.claim for s in group], audit_into=entries
@@ -106,6 +120,13 @@ class InquiryWriter:
                     if isinstance(settled, Replay)
                     else settled
                 )
+        queues = await read_queues(session) if None in answers else []
+        return _Read(rechecked, answers, entries, queues)
+
+    async def _write(
+        self, session: AsyncSession, ctx: TenantContext, group: list[Submission], read: _Read
+    ) -> list[Outcome | Exception]:
+        rechecked, answers, entries = read.rechecked, list(read.answers), list(read.entries)
         todo = [n for n, answer in enumerate(answers) if answer is None]
         if todo:
             _, stored_settings = rechecked.plugins.get("intake", (False, {}))
@@ -121,6 +142,7 @@ class InquiryWriter:
                 [group[n].inquiry for n in todo],
                 audit_into=entries,
                 watch_sla=watch,
+                queues=read.queues,
             )
             if watch:
                 self.sla_checked[ctx.id] = now
