@@ -8,16 +8,19 @@ load and no timer is involved (on an idle desk each request is committed at once
 
 A handler answers each item with a result or an exception for that item alone (a refusal);
 the others still commit. If the transaction itself fails, its items are tried again one by
-one, so one bad item cannot take the rest of its group down with it; a transaction whose
-connection the database dropped is first tried once more as it was.
+one (with a ``prepare`` step, a group of one too), so one bad item cannot take the rest of its
+group down with it; a transaction whose connection the database dropped is first tried once
+more as it was.
 
 SQLite has one writer at a time. Group writers of every process on the database file take
 turns through a lock file beside it (``flock``: the kernel queues the waiters), instead of
 colliding on SQLite's lock and sleeping in its busy handler. A ``prepare`` step runs the
 group's reads before the turn is taken (on SQLite outside the write transaction, on
 PostgreSQL early in the same one), so that a turn holds the lock only for what must see the
-lock: the writes and the reads they depend on. A read that has gone stale by then can only
-make the transaction fail (a unique key, a foreign key), and its items are retried one by one.
+lock: the writes and the reads they depend on. A prepared read is as old as the wait for the
+turn (milliseconds) when the group writes: what must be current is read in the turn; a stale
+value a constraint catches (a unique key, a foreign key) fails the transaction, whose items are
+then retried one by one, prepared again.
 """
 
 from __future__ import annotations
@@ -135,7 +138,11 @@ class GroupCommit(Generic[T, R]):
             del self._writers[ctx.id]
 
     async def _run(
-        self, ctx: TenantContext, group: list[tuple[T, asyncio.Future[R]]], retried: bool = False
+        self,
+        ctx: TenantContext,
+        group: list[tuple[T, asyncio.Future[R]]],
+        retried: bool = False,
+        alone: bool = False,  # the item's own try after its group failed
     ) -> None:
         try:
             items = [item for item, _ in group]
@@ -157,12 +164,15 @@ class GroupCommit(Generic[T, R]):
                 # the database dropped the connection (a restart, a failover): once more, on
                 # a fresh one; nothing of the failed transaction was committed
                 log.warning("group_commit_reconnected", group=self.name, items=len(group))
-                await self._run(ctx, group, retried=True)
+                await self._run(ctx, group, retried=True, alone=alone)
                 return
-            if len(group) > 1:
+            if len(group) > 1 or (self.prepare is not None and not alone):
+                # one bad item must not fail the others; and what was prepared may have gone
+                # stale before the turn (another writer stored the same key): each item once
+                # more by itself, prepared again
                 log.warning("group_commit_split", group=self.name, items=len(group))
                 for one in group:
-                    await self._run(ctx, [one])
+                    await self._run(ctx, [one], alone=True)
                 return
             _deliver(group[0][1], exc)
             return

@@ -1,10 +1,13 @@
 """Inquiries from the API, committed in groups (:class:`core.GroupCommit`).
 
 The request does what needs no database: validation, normalisation, the body's hash, a
-plugin's queue choice. Its submission then joins the tenant's next group, whose one
-transaction checks access again (the gate took the caller from a short cache),
-settles the Idempotency-Keys, registers the inquiries and stores their answers. Each request
-is answered after that commit, so an acknowledged inquiry is stored.
+plugin's queue choice. Its submission then joins the tenant's next group. Before its turn the
+group checks access again (the gate took the caller from a short cache; a revoke is seen from
+then on, milliseconds before the write), reads the Idempotency-Keys and the queues; in its
+turn it finds the customers, registers the inquiries and stores their answers with the keys.
+A key or queue that changed in between fails the insert (unique and foreign keys) and the
+item is tried again alone. Each request is answered after the commit, so an acknowledged
+inquiry is stored.
 
 A key still being processed in this process gets 409 at once; across processes and nodes
 :mod:`plugins.intake.idempotency` tells.

@@ -65,6 +65,51 @@ async def test_a_repeat_while_the_first_is_in_flight_gets_409(
     assert response.status_code == 409
 
 
+async def test_a_key_stored_elsewhere_after_the_groups_read_replays(
+    desk: Any, db: Database
+) -> None:
+    """A group reads the keys before its turn; another process that stores one of them in
+    between makes the group's insert fail, and the item, tried again alone, replays."""
+    from plugins.intake.models import IdempotencyRecord
+
+    client, headers, listener, ctx = desk
+    url = "/api/v1/t/honey/inquiries"
+    warm = await client.post(url, json=BODY, headers={**headers["op1"], "Idempotency-Key": "w"})
+    assert warm.status_code == 201
+    writer = client.app.state["intake_writer"]
+    read, raced = writer.group.prepare, []
+    elsewhere = {"uid": "stored-by-another-process", "receipt_no": "ABCD-EFGH"}
+
+    async def read_then_race(session: Any, tenant: Any, group: list[Any]) -> Any:
+        found = await read(session, tenant, group)
+        if not raced:  # once: the retry reads again
+            raced.append(group[0].key)
+            async with writer.core.db.session(ctx) as other:  # the app's loop, not the test's
+                other.add(
+                    IdempotencyRecord(
+                        tenant_id=ctx.id,
+                        key=group[0].key,
+                        request_hash=group[0].digest,
+                        state="done",
+                        response_status=201,
+                        response_body=elsewhere,
+                    )
+                )
+        return found
+
+    writer.group.prepare = read_then_race
+    response = await client.post(
+        url, json=BODY, headers={**headers["op1"], "Idempotency-Key": "raced"}
+    )
+    assert raced == ["raced"]
+    assert response.status_code == 201, response.text
+    assert response.headers["idempotent-replayed"] == "true"
+    assert response.json() == elsewhere
+    async with db.session(ctx) as session:
+        assert len((await session.exec(select(Inquiry))).all()) == 1  # the warm-up's only
+    assert [uid for _, uid in listener.events] == [warm.json()["uid"]]
+
+
 async def test_bad_input_gets_a_clear_error_and_changes_nothing(desk: Any, db: Database) -> None:
     client, headers, _, ctx = desk
     url = "/api/v1/t/honey/inquiries"
