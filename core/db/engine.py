@@ -116,21 +116,14 @@ class Database:
 
     def for_groups(self) -> Database:
         """The database for group-commit writers (:mod:`core.db.group_commit`). On PostgreSQL
-        a small pool of its own without the pre-ping round trip at every checkout (a group
-        that finds its connection dead is tried again item by item, on fresh connections: a
-        disconnect invalidates the pool), whose statements are planned for their values. SQLite: connections that run their statements on
+        a small pool of its own without the pre-ping round trip at every checkout: a group
+        that finds its connection dead is tried again item by item, on fresh connections (a
+        disconnect invalidates the pool). SQLite: connections that run their statements on
         the event loop's thread (:mod:`core.db.inline_sqlite`)."""
         if self._for_groups is None:
             if self.dialect == "postgresql":
                 self._for_groups = Database(
-                    self.url,
-                    pool_size=4,
-                    max_overflow=4,
-                    pool_pre_ping=False,
-                    pool_recycle=1800,
-                    # planned with each execution's values: a generic plan made while a table
-                    # was nearly empty (a new tenant, a new deployment) scans it once it fills
-                    connect_args={"server_settings": {"plan_cache_mode": "force_custom_plan"}},
+                    self.url, pool_size=4, max_overflow=4, pool_pre_ping=False, pool_recycle=1800
                 )
             else:
                 database = self.engine.url.database
