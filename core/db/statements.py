@@ -6,9 +6,10 @@ path (a group writer's dozen statements per transaction) builds its statements o
 :class:`TenantStatement` instead, and the tenant is then part of the statement itself:
 
 * every tenant-scoped table a statement reads, changes or deletes must be compared with the
-  ``:session_tenant`` parameter (:data:`TENANT`) in its WHERE clause, or in the ON clause of the
-  join that brings the table in (for an outer join, only the joined side counts); a
-  statement that misses one is refused when it is built, not when it runs;
+  ``:session_tenant`` parameter (:data:`TENANT`) in its WHERE clause, or in the ON clause of
+  the join that brings the table in (for an outer join, only the joined side counts); a
+  statement that misses one, or reads a tenant-scoped table in a subquery, is refused when
+  it is built, not when it runs;
 * inserts are built here (:meth:`TenantStatement.insert`) and run with rows only: every row
   must name the session's tenant (another tenant, or none, is refused);
 * :func:`run` fills ``:session_tenant`` from the session's tenant (a caller cannot pass it) and
@@ -25,8 +26,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import BinaryExpression, BindParameter, BooleanClauseList
-from sqlalchemy.sql.selectable import Join
+from sqlalchemy.sql.selectable import Join, ScalarSelect
 from sqlalchemy.sql.util import find_tables
+from sqlalchemy.sql.visitors import iterate
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.db.base import tenant_scoped_models
@@ -98,6 +100,13 @@ def _check(statement: Any) -> bool:
     open_tables = touched & scoped
     if not open_tables:
         return False
+    for element in iterate(statement):  # a nested select is not limited by the outer criteria
+        if (
+            element is not statement
+            and isinstance(element, sa.Select | sa.Subquery | sa.CTE | ScalarSelect)
+            and set(find_tables(element)) & scoped
+        ):
+            raise UnscopedStatement("subqueries of tenant-scoped tables are not supported here")
     bound = _bound_in(statement.whereclause)
     froms = statement.get_final_froms() if isinstance(statement, sa.Select) else ()
     for from_ in froms:

@@ -47,6 +47,11 @@ def test_a_statement_that_leaves_a_tenant_table_open_is_refused_when_built() -> 
         sa.select(col(Tenant.id)).where(
             col(Tenant.id).in_(sa.select(col(TenantPlugin.tenant_id))),
         ),
+        # ... even when the outer statement limits the same table
+        sa.select(plugin_id).where(
+            col(TenantPlugin.tenant_id) == TENANT,
+            col(TenantPlugin.plugin_id).in_(sa.select(col(TenantPlugin.plugin_id))),
+        ),
         sa.select(sa.orm.aliased(TenantPlugin).plugin_id),  # type: ignore[attr-defined]
     ]
     for statement in refused:
