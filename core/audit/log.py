@@ -87,7 +87,6 @@ class _Chain:
     new last one and the hash before them), append events, store the new last ``hash``."""
 
     head: Any
-    event: Any
     reserve: TenantStatement
     append: TenantStatement
     settle: TenantStatement
@@ -96,15 +95,13 @@ class _Chain:
     def of(cls, head: Any, event: Any, where: Any) -> _Chain:
         return cls(
             head,
-            event,
             TenantStatement(
                 sa.update(head)
                 .where(where)
                 .values(seq=col(head.seq) + sa.bindparam("count", type_=sa.Integer))
                 .returning(col(head.seq), col(head.hash))
             ),
-            # RETURNING: the rows go as one multi-row INSERT, not one execution per row
-            TenantStatement.insert(event, col(event.id)),
+            TenantStatement.insert(event),
             TenantStatement(
                 sa.update(head).where(where).values(hash=sa.bindparam("new_hash", type_=sa.String))
             ),

@@ -135,11 +135,13 @@ class TenantStatement:
 
     @classmethod
     def insert(cls, model: Any, *returning: Any) -> TenantStatement:
-        """``INSERT INTO <model's table>``, run with rows (``RETURNING`` the columns given)."""
+        """``INSERT INTO <model's table>``, run with rows, ``RETURNING`` the columns given or
+        else the primary key: with RETURNING, SQLAlchemy sends the rows as one multi-row INSERT
+        (without, asyncpg executes them one by one)."""
         table: sa.Table = getattr(model, "__table__", model)
         built = object.__new__(cls)
         statement: Any = sa.insert(table)
-        built.statement = statement.returning(*returning) if returning else statement
+        built.statement = statement.returning(*(returning or table.primary_key.columns))
         built.scoped = table in _scoped_tables()
         built.insert_table = table.name
         return built

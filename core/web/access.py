@@ -5,9 +5,10 @@ caller) or ``opt={"permission": "object:action"}``; ``create_app`` refuses to st
 
 A write route that commits many requests together (:mod:`core.db.group_commit`) may add
 ``"recheck_on_write": True``: the gate then takes a bearer token's principal and the tenant
-from a cache (30 s), and the route must call :func:`recheck_access` inside its write
-transaction, which reads them afresh for the whole group; a revoked token or grant, a closed
-tenant or a disabled plugin is refused there, before anything is written, and audited. A
+from a cache (30 s), and the route must call :func:`recheck_access` in the group's session
+before it writes (a group commit's prepare step), which reads them afresh for the whole group;
+a revoked token or grant, a closed tenant or a disabled plugin is refused there, before
+anything is written, and audited with the group. A
 refusal from the cache is not final: the gate decides again afresh (a grant made a moment ago
 counts), and only that decision is audited.
 
@@ -347,7 +348,7 @@ async def recheck_access(
     claims: list[AccessClaim],
     audit_into: list[AuditEntry] | None = None,
 ) -> Rechecked:
-    """Check a group's access again inside its write transaction (a tenant-bound session):
+    """Check a group's access again in its session (tenant-bound), before it writes:
     the tenant with its plugins (one statement), the tokens with their users and grants
     (another) are read afresh, once for the whole group. Denials are audited in this
     transaction (or appended to ``audit_into`` for the caller to record before it commits)."""

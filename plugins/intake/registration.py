@@ -53,8 +53,7 @@ ALL_QUEUES = TenantStatement(
     ).where(col(Queue.tenant_id) == TENANT)
 )
 NEW_INQUIRIES = TenantStatement.insert(Inquiry, col(Inquiry.uid), col(Inquiry.id))
-# RETURNING: the rows go as one multi-row INSERT, not one execution per row
-NEW_MESSAGES = TenantStatement.insert(InquiryMessage, col(InquiryMessage.id))
+NEW_MESSAGES = TenantStatement.insert(InquiryMessage)
 RECEIPT_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 
 

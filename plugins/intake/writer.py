@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from litestar import Request
-from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import (
@@ -43,9 +42,7 @@ from plugins.intake.schemas import InquiryRead
 
 __all__ = ["Outcome", "Submission", "writer_of"]
 
-# built once; a group runs it with its records
-# RETURNING: the rows go as one multi-row INSERT, not one execution per row
-STORE_KEYS = TenantStatement.insert(IdempotencyRecord, col(IdempotencyRecord.id))
+STORE_KEYS = TenantStatement.insert(IdempotencyRecord)  # built once
 SLA_RECHECK = 60.0  # seconds; the watch renews itself every minute, this only restarts it
 
 
