@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -118,6 +119,11 @@ def create_app(
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         worker_task = None
         worker = None
+        # what is alive now (modules, routes, models, compiled statements) lives as long as
+        # the process: out of the collector's way, so that its full collections do not scan
+        # it again and again under load
+        gc.collect()
+        gc.freeze()
         if run_worker:
             worker = Worker(db, host, keyring=core.keyring)
             worker_task = asyncio.create_task(worker.run())

@@ -23,7 +23,7 @@ from core.audit.chain import HASHED_COLUMNS, event_hash
 from core.audit.models import GENESIS, AuditEvent, AuditHead, PlatformAuditEvent, PlatformAuditHead
 from core.db.base import utcnow
 from core.db.session import session_tenant_id
-from core.db.statements import TENANT, TenantStatement
+from core.db.statements import TENANT, TenantStatement, defer
 from core.db.statements import run as run_statement
 from core.db.upsert import insert_ignore
 
@@ -155,9 +155,13 @@ async def record(
     return (await record_many(session, [event]))[0]
 
 
-async def record_many(session: AsyncSession, events: Sequence[AuditEntry]) -> list[str]:
+async def record_many(
+    session: AsyncSession, events: Sequence[AuditEntry], *, deferred: bool = False
+) -> list[str]:
     """Append events to the session's chain in order, taking the chain's head once (a group
-    of requests committed together pays for one head update, not one per event)."""
+    of requests committed together pays for one head update, not one per event). With
+    ``deferred`` the head is taken now and the events and the head's new hash are left for
+    the caller's :func:`core.db.statements.run_deferred` (sent with its other last writes)."""
     if not events:
         return []
     tenant_id = session_tenant_id(session.sync_session)
@@ -194,6 +198,10 @@ async def record_many(session: AsyncSession, events: Sequence[AuditEntry]) -> li
             row["tenant_id"] = tenant_id
         rows.append(row)
         hashes.append(prev)
-    await run_statement(session, statements.append, rows)
-    await run_statement(session, statements.settle, {"new_hash": prev})
+    if deferred:
+        defer(session, statements.append, rows)
+        defer(session, statements.settle, {"new_hash": prev})
+    else:
+        await run_statement(session, statements.append, rows)
+        await run_statement(session, statements.settle, {"new_hash": prev})
     return hashes

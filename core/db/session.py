@@ -21,11 +21,18 @@ from sqlmodel import Session as SQLModelSession
 from core.db.base import TenantScoped, tenant_scoped_models
 from core.tenancy.context import TenantContextMissing
 
-__all__ = ["TenantSession", "cross_tenant_reason", "session_tenant_id", "switch_tenant"]
+__all__ = [
+    "TenantSession",
+    "cross_tenant_reason",
+    "session_tenant_id",
+    "switch_tenant",
+    "tenant_configuration",
+]
 
 _TENANT_KEY = "madoguchi.tenant_id"
 _CROSS_KEY = "madoguchi.cross_tenant"
 _CRITERIA_KEY = "madoguchi.tenant_criteria"
+_CONFIG_KEY = "madoguchi.config_changed"  # tenants whose configuration rows this flush writes
 
 
 class TenantSession(SQLModelSession):
@@ -119,6 +126,39 @@ def _filter_to_tenant(state: ORMExecuteState) -> None:
         cached = ((tenant_id, len(models)), options)
         session.info[_CRITERIA_KEY] = cached  # built once per session and tenant
     state.statement = state.statement.options(*cached[1])
+
+
+def tenant_configuration(cls: type[Any]) -> bool:
+    """Whether rows of ``cls`` are part of their tenant's configuration
+    (``__tenant_config__ = True``): writing one through the ORM moves the tenant's
+    ``config_version`` on in the same transaction, so that what a process keeps of it (a
+    group writer's queues, the active data key) is known stale at the next read of the
+    version."""
+    return getattr(cls, "__tenant_config__", False) is True
+
+
+@event.listens_for(TenantSession, "before_flush")
+def _note_configuration(session: Session, flush_context: UOWTransaction, instances: Any) -> None:
+    changed = {
+        obj.tenant_id
+        for obj in (*session.new, *session.dirty, *session.deleted)
+        if tenant_configuration(type(obj)) and obj.tenant_id is not None
+    }
+    if changed:
+        session.info.setdefault(_CONFIG_KEY, set()).update(changed)
+
+
+@event.listens_for(TenantSession, "after_flush")
+def _bump_configuration(session: Session, flush_context: UOWTransaction) -> None:
+    changed = session.info.pop(_CONFIG_KEY, None)
+    if not changed:
+        return
+    tenant = TenantScoped.metadata.tables["tenant"]
+    session.connection().execute(
+        tenant.update()
+        .where(tenant.c.id.in_(sorted(changed)))
+        .values(config_version=tenant.c.config_version + 1)
+    )
 
 
 @event.listens_for(TenantSession, "before_flush")

@@ -15,15 +15,31 @@ path (a group writer's dozen statements per transaction) builds its statements o
 * :func:`run` fills ``:session_tenant`` from the session's tenant (a caller cannot pass it) and
   executes on the session's own connection and transaction, so on PostgreSQL row-level
   security applies as it does to everything else.
+
+Writes that need no answer and depend on nothing written after them (the last inserts of a
+group, the audit chain's new head) can be deferred (:func:`defer`) and sent together
+(:func:`run_deferred`): on PostgreSQL as one statement of data-modifying CTEs, each insert's
+rows carried as one JSON parameter (``json_to_recordset``), so the statement's text does not
+depend on the number of rows and the server plans it once; the tenant column of those rows is
+``:session_tenant`` itself. Every round trip costs the server's wake-up and the client's
+socket write, which on loopback is most of a small statement's cost. SQLite runs them one by
+one (it is in-process: no round trips). A session that commits with deferred writes not run
+raises instead of losing them.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import CursorResult
+from sqlalchemy.orm import Session
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import BinaryExpression, BindParameter, BooleanClauseList
 from sqlalchemy.sql.selectable import Join, ScalarSelect
@@ -32,10 +48,10 @@ from sqlalchemy.sql.visitors import iterate
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.db.base import tenant_scoped_models
-from core.db.session import session_tenant_id
+from core.db.session import TenantSession, session_tenant_id
 from core.tenancy.context import TenantContextMissing
 
-__all__ = ["TENANT", "TenantStatement", "UnscopedStatement", "run"]
+__all__ = ["TENANT", "TenantStatement", "UnscopedStatement", "defer", "run", "run_deferred"]
 
 TENANT_PARAM = "session_tenant"  # not "tenant_id": an UPDATE reserves column names
 TENANT_COLUMN = "tenant_id"
@@ -122,7 +138,7 @@ def _check(statement: Any) -> bool:
 class TenantStatement:
     """A select, update or delete checked once for tenant scoping; or an insert of rows."""
 
-    __slots__ = ("insert_table", "scoped", "statement")
+    __slots__ = ("insert_table", "scoped", "statement", "table")
 
     def __init__(self, statement: sa.Select[*tuple[Any, ...]] | sa.Update | sa.Delete) -> None:
         if isinstance(statement, sa.Insert) or not isinstance(
@@ -132,6 +148,7 @@ class TenantStatement:
         self.statement: Any = statement
         self.scoped = _check(statement)
         self.insert_table: str | None = None
+        self.table: sa.Table | None = None
 
     @classmethod
     def insert(cls, model: Any, *returning: Any) -> TenantStatement:
@@ -144,6 +161,7 @@ class TenantStatement:
         built.statement = statement.returning(*(returning or table.primary_key.columns))
         built.scoped = table in _scoped_tables()
         built.insert_table = table.name
+        built.table = table
         return built
 
 
@@ -155,15 +173,14 @@ def _check_rows(
             raise PermissionError(f"insert of another tenant's {statement.insert_table} row")
 
 
-async def run(
+def _bind(
     session: AsyncSession,
     statement: TenantStatement,
-    params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
-) -> CursorResult[*tuple[Any, ...]]:
-    """Run ``statement`` in the session's transaction, limited to the session's tenant.
-    An insert takes a list of rows; the others one mapping of parameters."""
-    sync = session.sync_session
-    tenant_id = session_tenant_id(sync)
+    params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None,
+) -> Any:
+    """The parameters to execute ``statement`` with in this session: an insert's rows, checked
+    to name the session's tenant; else one mapping, with ``:session_tenant`` filled in."""
+    tenant_id = session_tenant_id(session.sync_session)
     if statement.insert_table is not None:
         rows = list(params or ()) if not isinstance(params, Mapping) else [params]
         if not rows:
@@ -172,18 +189,194 @@ async def run(
             if tenant_id is None:
                 raise TenantContextMissing(f"insert into {statement.insert_table} with no tenant")
             _check_rows(statement, rows, tenant_id)
-        bound: Any = rows
-    else:
-        if params is not None and not isinstance(params, Mapping):
-            raise TypeError("a select, update or delete takes one mapping of parameters")
-        bound = dict(params or {})
-        if statement.scoped:
-            if TENANT_PARAM in bound:
-                raise PermissionError("the tenant comes from the session, not the caller")
-            if tenant_id is None:
-                raise TenantContextMissing("tenant statement with no tenant in the session")
-            bound[TENANT_PARAM] = tenant_id
+        return rows
+    if params is not None and not isinstance(params, Mapping):
+        raise TypeError("a select, update or delete takes one mapping of parameters")
+    bound = dict(params or {})
+    if statement.scoped:
+        if TENANT_PARAM in bound:
+            raise PermissionError("the tenant comes from the session, not the caller")
+        if tenant_id is None:
+            raise TenantContextMissing("tenant statement with no tenant in the session")
+        bound[TENANT_PARAM] = tenant_id
+    return bound
+
+
+async def _connection(session: AsyncSession) -> Any:
+    sync = session.sync_session
     if sync.new or sync.dirty or sync.deleted:
         await session.flush()  # what an ORM statement would see (autoflush)
-    connection = await session.connection()
+    return await session.connection()
+
+
+async def run(
+    session: AsyncSession,
+    statement: TenantStatement,
+    params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+) -> CursorResult[*tuple[Any, ...]]:
+    """Run ``statement`` in the session's transaction, limited to the session's tenant.
+    An insert takes a list of rows; the others one mapping of parameters."""
+    bound = _bind(session, statement, params)
+    connection = await _connection(session)
     return await connection.execute(statement.statement, bound)
+
+
+# -- deferred writes ----------------------------------------------------------------------
+
+_DEFERRED_KEY = "madoguchi.deferred_statements"
+
+
+def defer(
+    session: AsyncSession,
+    statement: TenantStatement,
+    params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+) -> None:
+    """Queue an insert or an update (no RETURNING) for :func:`run_deferred`; checked now,
+    as :func:`run` checks it. The session must run it before it commits."""
+    if statement.insert_table is None and not isinstance(statement.statement, sa.Update):
+        raise TypeError("only inserts and updates can be deferred")
+    if statement.insert_table is None and statement.statement._returning:
+        raise TypeError("a deferred update returns nothing")
+    bound = _bind(session, statement, params)
+    session.sync_session.info.setdefault(_DEFERRED_KEY, []).append((statement, bound))
+
+
+async def run_deferred(session: AsyncSession) -> None:
+    """Send the session's deferred writes, in the order they were deferred: on PostgreSQL in
+    one statement, on SQLite one by one."""
+    pending: list[tuple[TenantStatement, Any]] = session.sync_session.info.pop(_DEFERRED_KEY, [])
+    if not pending:
+        return
+    connection = await _connection(session)
+    combined = _combined(connection.dialect, pending) if len(pending) > 1 else None
+    if combined is None:
+        for statement, bound in pending:
+            await connection.execute(statement.statement, bound)
+        return
+    tenant_id = session_tenant_id(session.sync_session)
+    params = combined.params(connection.dialect, pending)
+    if tenant_id is not None:
+        params[TENANT_PARAM] = tenant_id
+    await connection.execute(combined.statement, params)
+
+
+@dataclass(frozen=True)
+class _Combined:
+    """One PostgreSQL statement for a sequence of deferred writes (built once per shape)."""
+
+    statement: Any
+    # per part: the insert's columns and its rows parameter, or None for an update
+    inserts: tuple[tuple[tuple[sa.Column[Any], ...], str] | None, ...]
+
+    def params(
+        self, dialect: sa.Dialect, pending: list[tuple[TenantStatement, Any]]
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {}
+        for part, (_, bound) in zip(self.inserts, pending, strict=True):
+            if part is None:
+                params.update(bound)
+                continue
+            columns, name = part
+            converted = [(c.name, _converter(c, dialect)) for c in columns]
+            params[name] = json.dumps(
+                [
+                    {k: row[k] if convert is None else convert(row[k]) for k, convert in converted}
+                    for row in bound
+                ],
+                ensure_ascii=False,
+                default=_json_default,
+            )
+        return params
+
+
+_COMBINED: dict[tuple[Any, ...], _Combined | None] = {}
+
+
+def _combined(dialect: sa.Dialect, pending: list[tuple[TenantStatement, Any]]) -> _Combined | None:
+    """The one statement for ``pending`` on PostgreSQL, or None to run them one by one
+    (SQLite; an insert whose rows do not all give every column; a parameter name two of the
+    updates share)."""
+    if dialect.name != "postgresql":
+        return None
+    shape: list[Any] = []
+    for statement, bound in pending:
+        if statement.insert_table is None:
+            shape.append((statement, tuple(sorted(bound))))
+            continue
+        keys = set(bound[0])
+        if any(set(row) != keys for row in bound):
+            return None
+        shape.append((statement, tuple(sorted(keys))))
+    key = tuple(shape)
+    if key not in _COMBINED:
+        _COMBINED[key] = _build_combined(pending)
+    return _COMBINED[key]
+
+
+def _build_combined(pending: list[tuple[TenantStatement, Any]]) -> _Combined | None:
+    ctes: list[Any] = []
+    inserts: list[tuple[tuple[sa.Column[Any], ...], str] | None] = []
+    names: set[str] = set()
+    for n, (statement, bound) in enumerate(pending):
+        if statement.table is None:  # an update
+            taken = set(bound) - {TENANT_PARAM}
+            if taken & names:
+                return None
+            names |= taken
+            ctes.append(statement.statement.cte(f"w{n}"))
+            inserts.append(None)
+            continue
+        table = statement.table
+        insertable = {c.name for c in table.columns if not _generated(c)}
+        if set(bound[0]) != insertable:
+            return None  # a column left to its default: the executemany insert applies it
+        columns = tuple(c for c in table.columns if c.name in insertable)
+        name = f"rows_{n}"
+        names.add(name)
+        rows = (
+            sa.func.json_to_recordset(sa.cast(sa.bindparam(name, type_=sa.Text()), postgresql.JSON))
+            .table_valued(*(sa.column(c.name, c.type) for c in columns if c.name != TENANT_COLUMN))
+            .render_derived(name=f"r{n}", with_types=True)
+        )
+        values = [
+            TENANT if c.name == TENANT_COLUMN and statement.scoped else rows.c[c.name]
+            for c in columns
+        ]
+        ctes.append(
+            sa.insert(table).from_select([c.name for c in columns], sa.select(*values)).cte(f"w{n}")
+        )
+        inserts.append((columns, name))
+    return _Combined(sa.select(sa.literal_column("1")).add_cte(*ctes), tuple(inserts))
+
+
+def _generated(column: sa.Column[Any]) -> bool:
+    return bool(column.primary_key and column.autoincrement in (True, "auto"))
+
+
+def _converter(column: sa.Column[Any], dialect: sa.Dialect) -> Any:
+    """The column's own conversion of a value to bind (a TypeDecorator's, such as the UTC
+    check of timestamps), or None; the driver's encoding is JSON's here."""
+    kind = column.type
+    if (
+        isinstance(kind, sa.types.TypeDecorator)
+        and type(kind).process_bind_param is not sa.types.TypeDecorator.process_bind_param
+    ):
+        return lambda value: kind.process_bind_param(value, dialect)
+    return None
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} cannot be sent in a deferred insert")
+
+
+@event.listens_for(TenantSession, "before_commit")
+def _refuse_unsent(session: Session) -> None:
+    if session.info.get(_DEFERRED_KEY):
+        raise RuntimeError("deferred writes were not sent (run_deferred) before commit")
+
+
+@event.listens_for(TenantSession, "after_rollback")
+def _forget_unsent(session: Session) -> None:
+    session.info.pop(_DEFERRED_KEY, None)

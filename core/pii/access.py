@@ -84,12 +84,17 @@ class PersonalData:
     session: AsyncSession
     keyring: KeyRing
     tenant: TenantContext
+    # the tenant's config_version as this transaction read it, if it did (the key ring then
+    # need not read the active key again while it is unchanged)
+    config_version: int | None = None
     # the active data key, read once per accessor (an accessor lives for one transaction)
     _active: tuple[int, bytes] | None = field(default=None, init=False, repr=False)
 
     async def _active_key(self) -> tuple[int, bytes]:
         if self._active is None:
-            self._active = await self.keyring.active_key(self.session, self.tenant.id)
+            self._active = await self.keyring.active_key(
+                self.session, self.tenant.id, self.config_version
+            )
         return self._active
 
     async def _tenant_row(self) -> Tenant:

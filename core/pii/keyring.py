@@ -57,6 +57,8 @@ class KeyRing:
         self._masters: dict[str, bytes] = {}
         # (tenant, version) -> (wrapped as stored, data key)
         self._data_keys: dict[tuple[int, int], tuple[str, bytes]] = {}
+        # tenant -> (its config_version when read, active key version, data key)
+        self._active: dict[int, tuple[int, int, bytes]] = {}
         self._load_masters()
 
     # -- master keys ---------------------------------------------------------------------
@@ -157,8 +159,17 @@ class KeyRing:
         """(tenant_id, version, wrapped) of the tenant's active key, or None."""
         return (await run_statement(session, _ACTIVE_ROW)).first()
 
-    async def active_key(self, session: AsyncSession, tenant_id: int) -> tuple[int, bytes]:
-        """The tenant's current (version, data key); created on first use."""
+    async def active_key(
+        self, session: AsyncSession, tenant_id: int, config_version: int | None = None
+    ) -> tuple[int, bytes]:
+        """The tenant's current (version, data key); created on first use. A caller that read
+        the tenant's ``config_version`` in this transaction passes it: a key read under the
+        same version is still the active one (any write of the tenant's keys moves the version
+        on), and the read is saved."""
+        if config_version is not None:
+            known = self._active.get(tenant_id)
+            if known is not None and known[0] == config_version:
+                return known[1], known[2]
         row = await self._active_row(session)
         if row is None:
             await self._insert_key(session, tenant_id, 1)
@@ -166,7 +177,10 @@ class KeyRing:
             assert row is not None
         if row.wrapped is None:
             raise KeyShredded(f"tenant {tenant_id} has been offboarded")
-        return row.version, self._key_of(row)
+        key = self._key_of(row)
+        if config_version is not None:
+            self._active[tenant_id] = (config_version, row.version, key)
+        return row.version, key
 
     async def key_version(self, session: AsyncSession, tenant_id: int, version: int) -> bytes:
         # the row is read every time: another node may have shredded or rotated it meanwhile
@@ -224,5 +238,6 @@ class KeyRing:
                 count += 1
         for cached in [k for k in self._data_keys if k[0] == tenant_id]:
             del self._data_keys[cached]
+        self._active.pop(tenant_id, None)
         forget_index_keys()
         return count

@@ -17,6 +17,7 @@ class TenantKey(TenantScoped, table=True):
     """A tenant's data key, wrapped by the master key. Destroying it is crypto-shredding."""
 
     __tablename__ = "tenant_key"
+    __tenant_config__: ClassVar[bool] = True  # writes move the tenant's config_version on
     __table_args__ = (sa.UniqueConstraint("tenant_id", "version"),)
 
     id: int | None = Field(default=None, primary_key=True)

@@ -335,10 +335,12 @@ _TENANT_WITH_PLUGINS = TenantStatement(
 @dataclass(frozen=True)
 class Rechecked:
     """Per claim None or the error the gate would now answer; the tenant's plugins as read
-    in this transaction: id -> (enabled, settings)."""
+    in this transaction: id -> (enabled, settings); and its ``config_version`` (None when
+    the tenant was not found or is not active)."""
 
     answers: list[ApiError | None]
     plugins: dict[str, tuple[bool, dict[str, Any]]]
+    config_version: int | None = None
 
 
 async def recheck_access(
@@ -403,4 +405,4 @@ async def recheck_access(
         audit_into.extend(denials)
     else:
         await record_many(session, denials)
-    return Rechecked(answers, plugins)
+    return Rechecked(answers, plugins, config_version)

@@ -7,7 +7,7 @@ fields (``PersonalData.seal_text``), bound to (tenant, table, column, uid).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlmodel import Column, Field
@@ -40,6 +40,7 @@ class InquiryStatus:
 
 class Queue(TenantScoped, table=True):
     __tablename__ = "intake_queue"
+    __tenant_config__: ClassVar[bool] = True  # writes move the tenant's config_version on
     __table_args__ = (sa.UniqueConstraint("tenant_id", "slug"),)
 
     id: int | None = Field(default=None, primary_key=True)

@@ -26,6 +26,7 @@ from core import (
     TenantContext,
     TenantStatement,
     audit_many,
+    defer,
     enqueue_in,
     insert_ignore,
     new_uid,
@@ -156,12 +157,14 @@ async def register_inquiries(
     audit_into: list[AuditEntry] | None = None,
     watch_sla: bool = True,
     queues: list[Any] | None = None,
+    deferred: bool = False,
 ) -> list[Registered]:
     """Store a group of inquiries with their customers (found by blind index or created) and
     first messages, routed and given SLA due times; each audited (``inquiry.create``), or its
     audit entries appended to ``audit_into`` for the caller to record before commit. Makes
     sure the tenant's SLA watch job is queued unless ``watch_sla`` is False (a caller that
-    checked recently). ``queues``: the tenant's queues if the caller read them (:func:`read_queues`)."""
+    checked recently). ``queues``: the tenant's queues if the caller read them (:func:`read_queues`).
+    With ``deferred`` the first messages are left for the caller's ``run_deferred``."""
     if not items:
         return []
     entries: list[AuditEntry] = [] if audit_into is None else audit_into
@@ -236,11 +239,15 @@ async def register_inquiries(
                 "kind": "inbound",
                 "channel": item.channel,
                 "body": await pd.seal_text("intake_message", "body", message_uid, item.body),
+                "author_user_id": None,
                 "message_id": item.message_id,
                 "created_at": now,
             }
         )
-    await run_statement(session, NEW_MESSAGES, messages)
+    if deferred:
+        defer(session, NEW_MESSAGES, messages)
+    else:
+        await run_statement(session, NEW_MESSAGES, messages)
     entries.extend(
         AuditEntry(
             "inquiry.create",

@@ -32,8 +32,9 @@ from core import (
     TenantContext,
     TenantStatement,
     audit_many,
+    defer,
     recheck_access,
-    run_statement,
+    run_deferred,
 )
 from plugins.intake.idempotency import IN_FLIGHT, Replay, look_up, settle
 from plugins.intake.models import IdempotencyRecord
@@ -82,6 +83,9 @@ class InquiryWriter:
     in_flight: set[tuple[int, str]] = field(default_factory=set)
     # tenant id -> when this process last made sure the SLA watch job is queued
     sla_checked: dict[int, float] = field(default_factory=dict)
+    # tenant id -> (config_version, its queues): queues are tenant configuration, whose
+    # every write moves the version on (``__tenant_config__``), which each group reads
+    queues: dict[int, tuple[int, list[Any]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.group = GroupCommit(
@@ -120,8 +124,20 @@ class InquiryWriter:
                     if isinstance(settled, Replay)
                     else settled
                 )
-        queues = await read_queues(session) if None in answers else []
+        queues = await self._queues(session, ctx, rechecked) if None in answers else []
         return _Read(rechecked, answers, entries, queues)
+
+    async def _queues(
+        self, session: AsyncSession, ctx: TenantContext, read: Rechecked
+    ) -> list[Any]:
+        """The tenant's queues: as read before under the same config_version, else afresh."""
+        known = self.queues.get(ctx.id)
+        if known is not None and known[0] == read.config_version:
+            return known[1]
+        queues = await read_queues(session)
+        if queues and read.config_version is not None:  # none yet: the first group makes one
+            self.queues[ctx.id] = (read.config_version, queues)
+        return queues
 
     async def _write(
         self, session: AsyncSession, ctx: TenantContext, group: list[Submission], read: _Read
@@ -131,7 +147,9 @@ class InquiryWriter:
         if todo:
             _, stored_settings = rechecked.plugins.get("intake", (False, {}))
             settings = self.core.host.manifest("intake").validate_settings(stored_settings)
-            pd = PersonalData(self.core.db, session, self.core.keyring, ctx)
+            pd = PersonalData(
+                self.core.db, session, self.core.keyring, ctx, rechecked.config_version
+            )
             now = time.monotonic()
             watch = now - self.sla_checked.get(ctx.id, -SLA_RECHECK) >= SLA_RECHECK
             registered = await register_inquiries(
@@ -143,6 +161,7 @@ class InquiryWriter:
                 audit_into=entries,
                 watch_sla=watch,
                 queues=read.queues,
+                deferred=True,
             )
             if watch:
                 self.sla_checked[ctx.id] = now
@@ -164,8 +183,9 @@ class InquiryWriter:
                         }
                     )
             if records:
-                await run_statement(session, STORE_KEYS, records)
-        await audit_many(session, entries)
+                defer(session, STORE_KEYS, records)
+        await audit_many(session, entries, deferred=True)
+        await run_deferred(session)  # the messages, keys and audit events: one statement
         return [a if a is not None else RuntimeError("unanswered") for a in answers]
 
 

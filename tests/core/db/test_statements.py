@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import sqlalchemy as sa
 from sqlmodel import col, select
 
+from core.db.base import utcnow
 from core.db.engine import Database
-from core.db.statements import TENANT, TenantStatement, UnscopedStatement, run
+from core.db.statements import (
+    TENANT,
+    TenantStatement,
+    UnscopedStatement,
+    defer,
+    run,
+    run_deferred,
+)
 from core.identity.models import User
 from core.plugins.models import TenantPlugin
 from core.tenancy.context import TenantContext, TenantContextMissing
@@ -158,3 +168,92 @@ async def test_platform_tables_need_no_tenant_and_pending_objects_are_flushed_fi
     async with db.session(a) as s:
         s.add(TenantPlugin(tenant_id=a.id, plugin_id="voc"))
         assert sorted(p for p, _ in (await run(s, PLUGINS)).all()) == ["intake", "voc"]
+
+
+class _Statements:
+    """Counts the statements an engine sends (what the deferred writes save)."""
+
+    def __init__(self, db: Database) -> None:
+        self.sent: list[str] = []
+        self.engine = db.engine.sync_engine
+        sa.event.listen(self.engine, "before_cursor_execute", self._note)
+
+    def _note(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        self.sent.append(statement)
+
+    def close(self) -> None:
+        sa.event.remove(self.engine, "before_cursor_execute", self._note)
+
+
+async def test_deferred_writes_are_sent_together_and_store_what_run_would(
+    db: Database, two_tenants: tuple[TenantContext, TenantContext]
+) -> None:
+    a, b = two_tenants
+    insert = TenantStatement.insert(TenantPlugin)
+    disable = TenantStatement(
+        sa.update(TenantPlugin)
+        .where(col(TenantPlugin.tenant_id) == TENANT, col(TenantPlugin.plugin_id) == "hotline")
+        .values(enabled=False)
+    )
+    when = utcnow()
+    rows = [
+        {
+            "tenant_id": b.id,
+            "plugin_id": plugin,
+            "enabled": plugin == "voc",
+            "settings": {"見出し": "お問い合わせ「窓口」\n改行", "n": [1, 2.5, None], "空": {}},
+            "updated_at": when,
+        }
+        for plugin in ("voc", "knowledge")
+    ]
+    counter = _Statements(db)
+    try:
+        async with db.session(b) as s:
+            defer(s, insert, rows)
+            defer(s, disable)
+            assert (await run(s, PLUGINS)).all() == [("hotline", b.id)]  # not sent yet
+            counter.sent.clear()
+            await run_deferred(s)
+            sent = list(counter.sent)
+    finally:
+        counter.close()
+    # one round trip on PostgreSQL; SQLite (in-process) runs them one by one
+    assert len(sent) == (1 if db.dialect == "postgresql" else 2)
+    async with db.session(b) as s:
+        stored = {p.plugin_id: p for p in (await s.exec(select(TenantPlugin))).all()}
+    assert {k: v.enabled for k, v in stored.items()} == {
+        "hotline": False,
+        "voc": True,
+        "knowledge": False,
+    }
+    assert stored["voc"].settings == rows[0]["settings"]
+    assert stored["knowledge"].updated_at == when  # to the microsecond, with its zone
+    async with db.session(a) as s:  # the other tenant is untouched
+        assert [(p.plugin_id, p.enabled) for p in (await s.exec(select(TenantPlugin))).all()] == [
+            ("intake", True)
+        ]
+
+
+async def test_deferred_writes_are_checked_when_deferred_and_never_lost_silently(
+    db: Database, two_tenants: tuple[TenantContext, TenantContext]
+) -> None:
+    a, b = two_tenants
+    insert = TenantStatement.insert(TenantPlugin)
+    async with db.session(b) as s:
+        with pytest.raises(PermissionError):  # another tenant's row, refused at once
+            defer(s, insert, [{"tenant_id": a.id, "plugin_id": "voc"}])
+        with pytest.raises(TypeError):  # a read cannot be deferred
+            defer(s, PLUGINS)
+    with pytest.raises(RuntimeError, match="run_deferred"):  # commit without sending them
+        async with db.session(b) as s:
+            defer(s, insert, [{"tenant_id": b.id, "plugin_id": "voc", "settings": {}}])
+    async with db.session(b) as s:
+        assert (await run(s, PLUGINS)).all() == [("hotline", b.id)]
+        # rows that leave a column to its default are sent as a plain insert, defaults applied
+        defer(s, insert, [{"tenant_id": b.id, "plugin_id": "voc", "settings": {}}])
+        defer(s, insert, [{"tenant_id": b.id, "plugin_id": "knowledge", "settings": {"x": 1}}])
+        await run_deferred(s)
+    async with db.session(b) as s:
+        stored = {p.plugin_id: p for p in (await s.exec(select(TenantPlugin))).all()}
+    assert stored["voc"].enabled is True and stored["knowledge"].settings == {"x": 1}
+    assert stored["voc"].updated_at is not None

@@ -308,3 +308,35 @@ async def test_a_new_grant_counts_at_once_despite_the_gate_cache(desk: Any, db: 
             await session.exec(select(AuditEvent).where(AuditEvent.action == "access.denied"))
         ).all()
     assert len(denied) == 1  # the real refusal; the cache's provisional one is not evidence
+
+
+async def test_a_new_queue_and_a_new_data_key_count_from_the_next_inquiry(
+    desk: Any, db: Database, settings: Settings
+) -> None:
+    """The writer keeps the queues and the active key while the tenant's configuration is
+    unchanged; a queue or a key written in between is used by the very next inquiry."""
+    from core.audit.log import Actor, acting_as
+    from core.crypto.sealing import sealed_version
+    from core.pii.keyring import KeyRing
+    from plugins.intake.models import Queue
+
+    client, headers, _, ctx = desk
+    url = "/api/v1/t/honey/inquiries"
+    billing = {"channel": "web", "subject": "請求書の再発行", "body": "請求書をなくしました。"}
+    first = await client.post(url, json=billing, headers=headers["op1"])
+    assert first.status_code == 201 and first.json()["queue"] == "general"
+    async with db.session(ctx) as session:
+        session.add(
+            Queue(tenant_id=ctx.id, slug="billing", name="請求", position=10, keywords=["請求"])
+        )
+    second = await client.post(url, json=billing, headers=headers["op1"])
+    assert second.status_code == 201 and second.json()["queue"] == "billing"
+    async with db.session(ctx) as session:
+        with acting_as(Actor(via="test")):
+            version, _ = await KeyRing(settings).new_version(session, ctx.id)
+    third = await client.post(url, json=billing, headers=headers["op1"])
+    assert third.status_code == 201
+    async with db.session(ctx) as session:
+        stored = (await session.exec(select(Inquiry).where(Inquiry.uid == third.json()["uid"])))
+        subject = stored.one().subject
+    assert subject is not None and sealed_version(subject) == version == 2
