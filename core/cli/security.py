@@ -101,7 +101,7 @@ def keys_rotate(ctx: click.Context, slug: str | None) -> None:
     async def work(db: Database) -> str:
         if slug:
             count = await rotate_tenant(db, runtime.settings, await _tenant_id(db, slug))
-            return f"{slug}: new data key, {count} record(s) re-sealed"
+            return f"{slug}: new data key, {count} row(s) re-sealed"
         rewrapped, removed = await rotate_master(db, runtime.settings)
         return f"new master key; {rewrapped} data key(s) re-wrapped; {removed} old master key(s) removed"
 

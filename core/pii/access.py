@@ -21,7 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.audit.log import Actor, AuditEntry, record, record_many
 from core.crypto.sealing import blind_index, open_field, seal_field, sealed_version
-from core.db.base import new_uid, utcnow
+from core.db.base import new_uid, tenant_scoped_models, utcnow
 from core.db.engine import Database
 from core.db.statements import TENANT, TenantStatement
 from core.db.statements import run as run_statement
@@ -76,6 +76,23 @@ _BY_INDEX = {
     for column in (Customer.phone_index, Customer.email_index)
 }
 _NEW_CUSTOMERS = TenantStatement.insert(Customer, col(Customer.uid), col(Customer.id))
+
+
+def sealed_text_models() -> list[Any]:
+    """Tenant-scoped models with free text sealed by ``PersonalData.seal_text``: they name
+    those columns in ``__sealed_text__`` (and have a ``uid``, which the seal is bound to)."""
+    return [m for m in tenant_scoped_models() if getattr(m, "__sealed_text__", ())]
+
+
+_SEALED_TEXT: set[tuple[str, str]] = set()  # (table, column) declared, filled on first use
+
+
+def _declared_text(table: str, column: str) -> bool:
+    if (table, column) not in _SEALED_TEXT:  # models imported since: look again
+        _SEALED_TEXT.update(
+            (m.__tablename__, c) for m in sealed_text_models() for c in m.__sealed_text__
+        )
+    return (table, column) in _SEALED_TEXT
 
 
 @dataclass
@@ -232,7 +249,11 @@ class PersonalData:
 
     async def seal_text(self, table: str, column: str, uid: str, text: str | None) -> str | None:
         """Seal free text of another table (an inquiry's subject, a message body) the same way
-        as a customer's fields: bound to (tenant, table, column, uid)."""
+        as a customer's fields: bound to (tenant, table, column, uid). The model must name the
+        column in ``__sealed_text__``, or key rotation cannot re-seal it (and destroys the key
+        it needs)."""
+        if not _declared_text(table, column):
+            raise ValueError(f"{table}.{column} is not declared in its model's __sealed_text__")
         if text is None or not text.strip():
             return None
         version, key = await self._active_key()

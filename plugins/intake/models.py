@@ -53,6 +53,7 @@ class Queue(TenantScoped, table=True):
 
 class Inquiry(TenantScoped, table=True):
     __tablename__ = "intake_inquiry"
+    __sealed_text__: ClassVar[tuple[str, ...]] = ("subject",)  # re-sealed by key rotation
     __table_args__ = (
         sa.UniqueConstraint("tenant_id", "receipt_no"),
         sa.Index(
@@ -95,6 +96,7 @@ class Inquiry(TenantScoped, table=True):
 
 class InquiryMessage(TenantScoped, table=True):
     __tablename__ = "intake_message"
+    __sealed_text__: ClassVar[tuple[str, ...]] = ("body",)  # re-sealed by key rotation
 
     id: int | None = Field(default=None, primary_key=True)
     uid: str = Field(max_length=36, unique=True)
@@ -127,6 +129,7 @@ class Attachment(TenantScoped, table=True):
     """A file that came with a message; its name and content are sealed like free text."""
 
     __tablename__ = "intake_attachment"
+    __sealed_text__: ClassVar[tuple[str, ...]] = ("filename", "content")
 
     id: int | None = Field(default=None, primary_key=True)
     uid: str = Field(max_length=36, unique=True)

@@ -337,6 +337,50 @@ async def test_a_new_queue_and_a_new_data_key_count_from_the_next_inquiry(
     third = await client.post(url, json=billing, headers=headers["op1"])
     assert third.status_code == 201
     async with db.session(ctx) as session:
-        stored = (await session.exec(select(Inquiry).where(Inquiry.uid == third.json()["uid"])))
+        stored = await session.exec(select(Inquiry).where(Inquiry.uid == third.json()["uid"]))
         subject = stored.one().subject
     assert subject is not None and sealed_version(subject) == version == 2
+
+
+async def test_key_rotation_reseals_inquiry_texts_and_attachments(
+    desk: Any, db: Database, settings: Settings
+) -> None:
+    """Rotation destroys the old data keys: an inquiry's subject, its messages and their
+    attachments are sealed under the new key first, so they stay readable."""
+    from core.audit.log import Actor, acting_as
+    from core.crypto.sealing import sealed_version
+    from core.pii.access import PersonalData
+    from core.pii.keyring import KeyRing
+    from core.pii.rotation import rotate_tenant
+    from plugins.intake.models import Attachment
+
+    client, headers, _, ctx = desk
+    created = await client.post("/api/v1/t/honey/inquiries", json=BODY, headers=headers["op1"])
+    assert created.status_code == 201
+    uid = created.json()["uid"]
+    keyring = KeyRing(settings)
+    async with db.session(ctx) as session:
+        message = (await session.exec(select(InquiryMessage))).one()
+        pd = PersonalData(db, session, keyring, ctx)
+        attachment = Attachment(
+            tenant_id=ctx.id, uid="att-1", message_id=message.id or 0, content_type="text/plain"
+        )
+        attachment.filename = await pd.seal_text(
+            "intake_attachment", "filename", "att-1", "明細.txt"
+        )
+        session.add(attachment)
+        with pytest.raises(ValueError, match="__sealed_text__"):  # rotation would not find it
+            await pd.seal_text("intake_inquiry", "category", uid, "請求")
+    with acting_as(Actor(via="test")):
+        # the customer and three sealed rows (the inquiry, its message, the attachment)
+        assert await rotate_tenant(db, settings, ctx.id) == 4
+    detail = await client.get(f"/api/v1/t/honey/inquiries/{uid}", headers=headers["op1"])
+    assert detail.status_code == 200, detail.text
+    assert detail.json()["subject"] == BODY["subject"]
+    assert [m["body"] for m in detail.json()["messages"]] == [BODY["body"]]
+    async with db.session(ctx) as session:
+        stored = (await session.exec(select(Attachment))).one()
+        assert stored.filename is not None and sealed_version(stored.filename) == 2
+        pd = PersonalData(db, session, KeyRing(settings), ctx)
+        opened = await pd.open_text("intake_attachment", "filename", "att-1", stored.filename)
+    assert opened == "明細.txt"
