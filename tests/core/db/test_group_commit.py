@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from typing import Any
 
 import pytest
@@ -165,3 +166,34 @@ async def test_a_writer_waiting_for_another_writer_leaves_the_loop_running(
     assert await asyncio.wait_for(pending, 10) == 20
     assert sorted(map(int, await _items(db, tenant))) == [1, 2]
     assert (await verify_tenant(db, tenant.id)).report.ok
+
+
+async def test_a_busy_writer_gathers_its_clients_and_an_idle_one_does_not_wait(
+    db: Database, tenant: TenantContext
+) -> None:
+    """Clients that submit again soon after their answer (a busy desk) come back spread out:
+    the writer waits for most of those it answered instead of committing the first one back
+    on its own. A lone request is never held back."""
+
+    async def clients(group: GroupCommit[int, Any], count: int, rounds: int) -> None:
+        async def client(n: int) -> None:
+            for r in range(rounds):
+                assert await group.submit(tenant, n * 100 + r) == (n * 100 + r) * 10
+                await asyncio.sleep(0.0005 * n)  # answers reach the clients one after another
+
+        await asyncio.gather(*(client(n) for n in range(count)))
+
+    for gather in (0.5, 0.0):
+        handler = Recorder()
+        await clients(GroupCommit(db.for_groups(), handler, name="test", gather=gather), 12, 6)
+        sizes = [len(g) for g in handler.groups]
+        assert sum(sizes) == 72 and sizes[0] == 12
+        # each group holds at least three quarters of the clients the one before answered
+        # (in the first half: towards the end, clients that are done do not come back)
+        first = sizes[: len(sizes) // 2 + 1]
+        gathered = all(b >= a * 3 // 4 for a, b in itertools.pairwise(first))
+        assert gathered is (gather > 0), sizes
+
+    lone = GroupCommit(db.for_groups(), Recorder(), name="test", gather=30.0)
+    for n in range(3):  # each alone: committed at once, not after 30 s
+        assert await asyncio.wait_for(lone.submit(tenant, n), 10) == n * 10
