@@ -11,7 +11,7 @@ from core.crypto.keyfiles import load_or_create_key
 from core.db.base import JSONType, TenantScoped, TZDateTime, new_uid, tenant_id_field, utcnow
 from core.db.engine import Database
 from core.db.group_commit import GroupCommit
-from core.db.statements import TENANT, TenantStatement, defer, run_deferred
+from core.db.statements import TENANT, Read, TenantStatement, defer, run_deferred, run_reads
 from core.db.statements import run as run_statement
 from core.db.upsert import insert_ignore
 from core.jobs.queue import enqueue, enqueue_in
@@ -58,6 +58,7 @@ __all__ = [
     "PluginManifest",
     "PortalSection",
     "PurposeRequired",
+    "Read",
     "Rechecked",
     "Setting",
     "SettingsError",
@@ -86,6 +87,7 @@ __all__ = [
     "plugin_settings_by_tenant",
     "recheck_access",
     "run_deferred",
+    "run_reads",
     "run_statement",
     "tenant_id_field",
     "utcnow",

@@ -25,13 +25,17 @@ depend on the number of rows and the server plans it once; the tenant column of 
 socket write, which on loopback is most of a small statement's cost. SQLite runs them one by
 one (it is in-process: no round trips). A session that commits with deferred writes not run
 raises instead of losing them.
+
+Reads that do not depend on each other go together the same way (:func:`run_reads`): on
+PostgreSQL as one ``UNION ALL``, each select's columns in a range of their own.
 """
 
 from __future__ import annotations
 
 import json
+from collections import namedtuple
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -51,7 +55,16 @@ from core.db.base import tenant_scoped_models
 from core.db.session import TenantSession, session_tenant_id
 from core.tenancy.context import TenantContextMissing
 
-__all__ = ["TENANT", "TenantStatement", "UnscopedStatement", "defer", "run", "run_deferred"]
+__all__ = [
+    "TENANT",
+    "Read",
+    "TenantStatement",
+    "UnscopedStatement",
+    "defer",
+    "run",
+    "run_deferred",
+    "run_reads",
+]
 
 TENANT_PARAM = "session_tenant"  # not "tenant_id": an UPDATE reserves column names
 TENANT_COLUMN = "tenant_id"
@@ -242,8 +255,9 @@ def defer(
 
 
 async def run_deferred(session: AsyncSession) -> None:
-    """Send the session's deferred writes, in the order they were deferred: on PostgreSQL in
-    one statement, on SQLite one by one."""
+    """Send the session's deferred writes: on PostgreSQL in one statement when they touch
+    different tables (the parts of one statement do not see each other's rows), else, and on
+    SQLite, one by one in the order they were deferred."""
     pending: list[tuple[TenantStatement, Any]] = session.sync_session.info.pop(_DEFERRED_KEY, [])
     if not pending:
         return
@@ -294,8 +308,8 @@ _COMBINED: dict[tuple[Any, ...], _Combined | None] = {}
 
 def _combined(dialect: sa.Dialect, pending: list[tuple[TenantStatement, Any]]) -> _Combined | None:
     """The one statement for ``pending`` on PostgreSQL, or None to run them one by one
-    (SQLite; an insert whose rows do not all give every column; a parameter name two of the
-    updates share)."""
+    (SQLite; an insert whose rows do not all give every column; two writes of one table; a
+    parameter name two of the updates share)."""
     if dialect.name != "postgresql":
         return None
     shape: list[Any] = []
@@ -317,7 +331,12 @@ def _build_combined(pending: list[tuple[TenantStatement, Any]]) -> _Combined | N
     ctes: list[Any] = []
     inserts: list[tuple[tuple[sa.Column[Any], ...], str] | None] = []
     names: set[str] = set()
+    tables: set[Any] = set()
     for n, (statement, bound) in enumerate(pending):
+        table = statement.table if statement.table is not None else statement.statement.table
+        if table in tables:  # one statement's parts do not see each other's rows
+            return None
+        tables.add(table)
         if statement.table is None:  # an update
             taken = set(bound) - {TENANT_PARAM}
             if taken & names:
@@ -326,7 +345,6 @@ def _build_combined(pending: list[tuple[TenantStatement, Any]]) -> _Combined | N
             ctes.append(statement.statement.cte(f"w{n}"))
             inserts.append(None)
             continue
-        table = statement.table
         insertable = {c.name for c in table.columns if not _generated(c)}
         if set(bound[0]) != insertable:
             return None  # a column left to its default: the executemany insert applies it
@@ -335,18 +353,22 @@ def _build_combined(pending: list[tuple[TenantStatement, Any]]) -> _Combined | N
         names.add(name)
         rows = (
             sa.func.json_to_recordset(sa.cast(sa.bindparam(name, type_=sa.Text()), postgresql.JSON))
-            .table_valued(*(sa.column(c.name, c.type) for c in columns if c.name != TENANT_COLUMN))
+            .table_valued(
+                *(sa.column(c.name, c.type) for c in columns if not _forced(statement, c))
+            )
             .render_derived(name=f"r{n}", with_types=True)
         )
-        values = [
-            TENANT if c.name == TENANT_COLUMN and statement.scoped else rows.c[c.name]
-            for c in columns
-        ]
+        values = [TENANT if _forced(statement, c) else rows.c[c.name] for c in columns]
         ctes.append(
             sa.insert(table).from_select([c.name for c in columns], sa.select(*values)).cte(f"w{n}")
         )
         inserts.append((columns, name))
     return _Combined(sa.select(sa.literal_column("1")).add_cte(*ctes), tuple(inserts))
+
+
+def _forced(statement: TenantStatement, column: sa.Column[Any]) -> bool:
+    """Whether the column takes ``:session_tenant`` rather than the rows' value."""
+    return statement.scoped and column.name == TENANT_COLUMN
 
 
 def _generated(column: sa.Column[Any]) -> bool:
@@ -380,3 +402,89 @@ def _refuse_unsent(session: Session) -> None:
 @event.listens_for(TenantSession, "after_rollback")
 def _forget_unsent(session: Session) -> None:
     session.info.pop(_DEFERRED_KEY, None)
+
+
+# -- reads together -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Read:
+    """A select and its parameters, for :func:`run_reads`."""
+
+    statement: TenantStatement
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+async def run_reads(session: AsyncSession, reads: Sequence[Read]) -> list[list[Any]]:
+    """The rows of each read (named tuples, by the selects' column names), in one round trip
+    on PostgreSQL; one by one on SQLite, or when two reads share a parameter name."""
+    for read in reads:
+        if not isinstance(read.statement.statement, sa.Select):
+            raise TypeError("only selects can be read together")
+    bound = [_bind(session, read.statement, read.params) for read in reads]
+    connection = await _connection(session)
+    union = _union(connection.dialect, reads, bound) if len(reads) > 1 else None
+    if union is None:
+        return [
+            list((await connection.execute(read.statement.statement, params)).all())
+            for read, params in zip(reads, bound, strict=True)
+        ]
+    params: dict[str, Any] = {}
+    for one in bound:
+        params.update(one)
+    answers: list[list[Any]] = [[] for _ in reads]
+    for row in await connection.execute(union.statement, params):
+        branch = row[0]
+        start, shape = union.slices[branch]
+        answers[branch].append(shape._make(row[start : start + len(shape._fields)]))
+    return answers
+
+
+@dataclass(frozen=True)
+class _Union:
+    statement: Any
+    slices: tuple[tuple[int, Any], ...]  # per read: its first column, its row type
+
+
+_UNIONS: dict[tuple[Any, ...], _Union | None] = {}
+
+
+def _union(dialect: sa.Dialect, reads: Sequence[Read], bound: list[Any]) -> _Union | None:
+    if dialect.name != "postgresql":
+        return None
+    key = tuple(
+        (read.statement, tuple(sorted(params))) for read, params in zip(reads, bound, strict=True)
+    )
+    if key not in _UNIONS:
+        _UNIONS[key] = _build_union(reads, bound)
+    return _UNIONS[key]
+
+
+def _build_union(reads: Sequence[Read], bound: list[Any]) -> _Union | None:
+    names: set[str] = set()
+    for params in bound:
+        taken = set(params) - {TENANT_PARAM}
+        if taken & names:
+            return None
+        names |= taken
+    selects = [read.statement.statement for read in reads]
+    if any(s._order_by_clauses or s._limit_clause is not None for s in selects):
+        return None  # a branch of a UNION has neither
+    columns = [list(s.selected_columns) for s in selects]
+    if any(isinstance(c.type, sa.types.NullType) for own in columns for c in own):
+        return None  # the other branches' NULLs need the column's type
+    slices: list[tuple[int, Any]] = []
+    start = 1
+    for select in selects:
+        shape = namedtuple("Row", [c.key for c in select.selected_columns], rename=True)  # type: ignore[misc]
+        slices.append((start, shape))
+        start += len(shape._fields)
+    branches = []
+    for n, select in enumerate(selects):
+        values: list[Any] = [sa.literal(n, sa.Integer).label("branch")]
+        for m, own in enumerate(columns):
+            for i, column in enumerate(own):
+                value = column if m == n else sa.cast(sa.null(), column.type)
+                values.append(value.label(f"c{m}_{i}"))
+        branches.append(select.with_only_columns(*values, maintain_column_froms=True))
+    return _Union(sa.union_all(*branches), tuple(slices))

@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from core.audit.log import record
 from core.authz.roles import PLATFORM_DOMAIN, PLATFORM_ROLES, TENANT_ROLES
 from core.db.base import utcnow
-from core.db.statements import TenantStatement, run
+from core.db.statements import Read, TenantStatement, run
 from core.identity.models import ApiToken, RoleGrant, User
 from core.tenancy.models import Tenant
 
@@ -35,6 +35,8 @@ __all__ = [
     "hash_token",
     "principal_for",
     "principals_for_tokens",
+    "principals_from_rows",
+    "principals_read",
     "revoke_role",
     "set_password",
 ]
@@ -261,16 +263,17 @@ _PRINCIPALS_OF_TOKENS = TenantStatement(
 )
 
 
-async def principals_for_tokens(
-    session: AsyncSession, token_hashes: Iterable[str]
-) -> dict[str, Principal]:
-    """The principals behind many token hashes at once, read fresh in one statement; a hash
-    that is unknown, expired, revoked or of a disabled user is missing from the answer."""
+def principals_read(token_hashes: Iterable[str]) -> Read | None:
+    """The read behind :func:`principals_for_tokens` (None for no hashes), for a caller that
+    sends it with others (:func:`core.db.statements.run_reads`)."""
     wanted = sorted(set(token_hashes))
-    if not wanted:
-        return {}
+    return Read(_PRINCIPALS_OF_TOKENS, {"hashes": wanted}) if wanted else None
+
+
+def principals_from_rows(rows: Iterable[Any]) -> dict[str, Principal]:
+    """The principals in the rows of :func:`principals_read`; a token that is expired,
+    revoked or of a disabled user is left out."""
     now = utcnow()
-    rows = (await run(session, _PRINCIPALS_OF_TOKENS, {"hashes": wanted})).all()
     found: dict[str, tuple[_Person, int | None, list[tuple[str, int | None]]]] = {}
     for digest, token_tenant, revoked, expires, uid, email, active, lang, name, role, scope in rows:
         if not active or revoked is not None or (expires is not None and expires <= now):
@@ -283,6 +286,17 @@ async def principals_for_tokens(
         digest: _principal(user, grants, token_tenant)
         for digest, (user, token_tenant, grants) in found.items()
     }
+
+
+async def principals_for_tokens(
+    session: AsyncSession, token_hashes: Iterable[str]
+) -> dict[str, Principal]:
+    """The principals behind many token hashes at once, read fresh in one statement; a hash
+    that is unknown, expired, revoked or of a disabled user is missing from the answer."""
+    read = principals_read(token_hashes)
+    if read is None:
+        return {}
+    return principals_from_rows((await run(session, read.statement, read.params)).all())
 
 
 async def set_password(session: AsyncSession, email: str, password: str) -> None:

@@ -20,7 +20,8 @@ tenant lacking a permission sees 403. Denials are audited in their own transacti
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,14 +33,15 @@ from sqlmodel import col
 
 from core.audit.log import Actor, AuditEntry, current_actor, record, record_many, set_actor
 from core.authz.roles import PLATFORM_DOMAIN
-from core.db.statements import TENANT, TenantStatement, run
+from core.db.statements import TENANT, Read, TenantStatement, run_reads
 from core.identity.models import User
 from core.identity.service import (
     Principal,
     authenticate_token,
     hash_token,
     principal_for,
-    principals_for_tokens,
+    principals_from_rows,
+    principals_read,
     tenant_domain,
 )
 from core.identity.sessions import COOKIE, csrf_matches, session_user
@@ -341,6 +343,7 @@ class Rechecked:
     answers: list[ApiError | None]
     plugins: dict[str, tuple[bool, dict[str, Any]]]
     config_version: int | None = None
+    also: list[list[Any]] = field(default_factory=list)  # the rows of the caller's reads
 
 
 async def recheck_access(
@@ -349,18 +352,24 @@ async def recheck_access(
     ctx: TenantContext,
     claims: list[AccessClaim],
     audit_into: list[AuditEntry] | None = None,
+    also: Sequence[Read] = (),
 ) -> Rechecked:
     """Check a group's access again in its session (tenant-bound), before it writes:
-    the tenant with its plugins (one statement), the tokens with their users and grants
-    (another) are read afresh, once for the whole group. Denials are audited in this
-    transaction (or appended to ``audit_into`` for the caller to record before it commits)."""
-    rows = (await run(session, _TENANT_WITH_PLUGINS)).all()
+    the tenant with its plugins, the tokens with their users and grants are read afresh,
+    once for the whole group, in one round trip (:func:`core.db.statements.run_reads`)
+    with the caller's own reads of the group (``also``; their rows in ``Rechecked.also``).
+    Denials are audited in this transaction (or appended to ``audit_into`` for the caller
+    to record before it commits)."""
+    tokens = principals_read([c.token_hash for c in claims if c.token_hash])
+    reads = [Read(_TENANT_WITH_PLUGINS), *([tokens] if tokens else []), *also]
+    answered = await run_reads(session, reads)
+    rows, extra = answered[0], answered[len(reads) - len(also) :]
     if not rows or rows[0][0] != TenantStatus.ACTIVE:
-        return Rechecked([ApiError(404, "No such tenant.") for _ in claims], {})
+        return Rechecked([ApiError(404, "No such tenant.") for _ in claims], {}, None, extra)
     _, config_version, role_templates = rows[0][:3]
     plugins = {r[3]: (bool(r[4]), dict(r[5] or {})) for r in rows if r[3] is not None}
     enabled = {plugin for plugin, (on, _) in plugins.items() if on}
-    fresh = await principals_for_tokens(session, [c.token_hash for c in claims if c.token_hash])
+    fresh = principals_from_rows(answered[1]) if tokens else {}
     domain = tenant_domain(ctx.id)
     answers: list[ApiError | None] = []
     denials: list[AuditEntry] = []
@@ -405,4 +414,4 @@ async def recheck_access(
         audit_into.extend(denials)
     else:
         await record_many(session, denials)
-    return Rechecked(answers, plugins, config_version)
+    return Rechecked(answers, plugins, config_version, extra)

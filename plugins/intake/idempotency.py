@@ -19,10 +19,19 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core import TENANT, ApiError, TenantStatement, run_statement
+from core import TENANT, ApiError, Read, TenantStatement, run_statement
 from plugins.intake.models import IdempotencyRecord
 
-__all__ = ["MAX_KEY", "Replay", "advisory_lock_id", "look_up", "request_hash", "settle"]
+__all__ = [
+    "MAX_KEY",
+    "Replay",
+    "advisory_lock_id",
+    "keys_from_rows",
+    "keys_read",
+    "look_up",
+    "request_hash",
+    "settle",
+]
 
 MAX_KEY = 200
 IN_FLIGHT = "A request with this Idempotency-Key is still being processed."
@@ -44,13 +53,13 @@ _KEYS = (
         sa.cast(sa.bindparam("keys"), ARRAY(sa.Text)),
         sa.cast(sa.bindparam("locks"), ARRAY(sa.BigInteger)),
     )
-    .table_valued("key", "lock")
+    .table_valued(sa.column("key", sa.Text), sa.column("lock", sa.BigInteger))
     .render_derived(name="wanted")
 )
 _LOCKED_AND_STORED = TenantStatement(
     sa.select(
         _KEYS.c.key,
-        sa.func.pg_try_advisory_xact_lock(_KEYS.c.lock).label("free"),
+        sa.func.pg_try_advisory_xact_lock(_KEYS.c.lock, type_=sa.Boolean).label("free"),
         *_RECORD,
     ).select_from(
         _KEYS.outerjoin(
@@ -80,6 +89,20 @@ def advisory_lock_id(tenant_id: int, key: str) -> int:
     return int(hashlib.sha256(f"{tenant_id}|{key}".encode()).hexdigest()[:15], 16)
 
 
+def keys_read(dialect: str, tenant_id: int, keys: list[str]) -> Read:
+    """The read behind :func:`look_up`, for a caller that sends it with others."""
+    if dialect != "postgresql":
+        return Read(_STORED, {"keys": keys})
+    locks = [advisory_lock_id(tenant_id, key) for key in keys]
+    return Read(_LOCKED_AND_STORED, {"keys": keys, "locks": locks})
+
+
+def keys_from_rows(rows: list[Any]) -> tuple[set[str], dict[str, Any]]:
+    """(the keys held by another transaction, the stored record of each finished key)."""
+    held = {row.key for row in rows if getattr(row, "free", True) is False}
+    return held, {row.key: row for row in rows if row.request_hash is not None}
+
+
 async def look_up(
     session: AsyncSession, tenant_id: int, keys: list[str]
 ) -> tuple[set[str], dict[str, Any]]:
@@ -88,14 +111,8 @@ async def look_up(
     so none), and the stored record of each finished key (request_hash, response_status,
     response_body). One statement."""
     connection = await session.connection()
-    if connection.dialect.name != "postgresql":
-        rows = (await run_statement(session, _STORED, {"keys": keys})).all()
-        return set(), {row.key: row for row in rows}
-    locks = [advisory_lock_id(tenant_id, key) for key in keys]
-    rows = (await run_statement(session, _LOCKED_AND_STORED, {"keys": keys, "locks": locks})).all()
-    return {row.key for row in rows if not row.free}, {
-        row.key: row for row in rows if row.request_hash is not None
-    }
+    read = keys_read(connection.dialect.name, tenant_id, keys)
+    return keys_from_rows((await run_statement(session, read.statement, read.params)).all())
 
 
 def settle(key: str, digest: str, held: set[str], record: Any) -> Replay | ApiError | None:

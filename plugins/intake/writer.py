@@ -36,7 +36,7 @@ from core import (
     recheck_access,
     run_deferred,
 )
-from plugins.intake.idempotency import IN_FLIGHT, Replay, look_up, settle
+from plugins.intake.idempotency import IN_FLIGHT, Replay, keys_from_rows, keys_read, settle
 from plugins.intake.models import IdempotencyRecord
 from plugins.intake.registration import NewInquiry, Registered, read_queues, register_inquiries
 from plugins.intake.schemas import InquiryRead
@@ -110,20 +110,27 @@ class InquiryWriter:
     ) -> _Read:
         """Before the group's turn: access again, the Idempotency-Keys, the queues."""
         entries: list[AuditEntry] = []  # recorded last: the chain's head is held until commit
+        keys = sorted({s.key for s in group if s.key})
+        connection = await session.connection()
+        also = [keys_read(connection.dialect.name, ctx.id, keys)] if keys else []
+        # the keys go with the recheck, in one round trip: a denied item's key is read too,
+        # and its answer stays the denial
         rechecked = await recheck_access(
-            session, self.core, ctx, [s.claim for s in group], audit_into=entries
+            session, self.core, ctx, [s.claim for s in group], audit_into=entries, also=also
         )
         answers: list[Outcome | Exception | None] = list(rechecked.answers)
-        keyed = {s.key: n for n, s in enumerate(group) if s.key and answers[n] is None}
-        if keyed:
-            held, stored = await look_up(session, ctx.id, list(keyed))
-            for key, n in keyed.items():
-                settled = settle(key, group[n].digest, held, stored.get(key))
-                answers[n] = (
-                    Outcome(settled.status, settled.body, replayed=True)
-                    if isinstance(settled, Replay)
-                    else settled
-                )
+        if keys:
+            held, stored = keys_from_rows(rechecked.also[0])
+            for n, submission in enumerate(group):
+                if submission.key and answers[n] is None:
+                    settled = settle(
+                        submission.key, submission.digest, held, stored.get(submission.key)
+                    )
+                    answers[n] = (
+                        Outcome(settled.status, settled.body, replayed=True)
+                        if isinstance(settled, Replay)
+                        else settled
+                    )
         queues = await self._queues(session, ctx, rechecked) if None in answers else []
         return _Read(rechecked, answers, entries, queues)
 

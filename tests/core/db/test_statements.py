@@ -8,17 +8,20 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from core.db.base import utcnow
+from core.db.base import TZDateTime, utcnow
 from core.db.engine import Database
 from core.db.statements import (
     TENANT,
+    Read,
     TenantStatement,
     UnscopedStatement,
     defer,
     run,
     run_deferred,
+    run_reads,
 )
 from core.identity.models import User
+from core.pii.models import Customer
 from core.plugins.models import TenantPlugin
 from core.tenancy.context import TenantContext, TenantContextMissing
 from core.tenancy.models import Tenant
@@ -190,11 +193,19 @@ async def test_deferred_writes_are_sent_together_and_store_what_run_would(
 ) -> None:
     a, b = two_tenants
     insert = TenantStatement.insert(TenantPlugin)
+    touch = TenantStatement(
+        sa.update(Customer)
+        .where(col(Customer.tenant_id) == TENANT)
+        .values(updated_at=sa.bindparam("when", type_=TZDateTime()))
+    )
     disable = TenantStatement(
         sa.update(TenantPlugin)
         .where(col(TenantPlugin.tenant_id) == TENANT, col(TenantPlugin.plugin_id) == "hotline")
         .values(enabled=False)
     )
+    for tenant in (a, b):
+        async with db.session(tenant) as s:
+            s.add(Customer(tenant_id=tenant.id, uid=f"c-{tenant.slug}"))
     when = utcnow()
     rows = [
         {
@@ -210,28 +221,39 @@ async def test_deferred_writes_are_sent_together_and_store_what_run_would(
     try:
         async with db.session(b) as s:
             defer(s, insert, rows)
-            defer(s, disable)
+            defer(s, touch, {"when": when})
             assert (await run(s, PLUGINS)).all() == [("hotline", b.id)]  # not sent yet
             counter.sent.clear()
             await run_deferred(s)
-            sent = list(counter.sent)
+            together = list(counter.sent)
+            # an insert and an update of one table go one by one: one statement's parts
+            # would not see each other's rows
+            defer(s, disable)
+            defer(s, insert, [{**rows[0], "plugin_id": "faq"}])
+            counter.sent.clear()
+            await run_deferred(s)
+            apart = list(counter.sent)
     finally:
         counter.close()
     # one round trip on PostgreSQL; SQLite (in-process) runs them one by one
-    assert len(sent) == (1 if db.dialect == "postgresql" else 2)
+    assert len(together) == (1 if db.dialect == "postgresql" else 2) and len(apart) == 2
     async with db.session(b) as s:
         stored = {p.plugin_id: p for p in (await s.exec(select(TenantPlugin))).all()}
+        customer = (await s.exec(select(Customer))).one()
     assert {k: v.enabled for k, v in stored.items()} == {
         "hotline": False,
         "voc": True,
         "knowledge": False,
+        "faq": True,
     }
     assert stored["voc"].settings == rows[0]["settings"]
     assert stored["knowledge"].updated_at == when  # to the microsecond, with its zone
+    assert customer.updated_at == when
     async with db.session(a) as s:  # the other tenant is untouched
         assert [(p.plugin_id, p.enabled) for p in (await s.exec(select(TenantPlugin))).all()] == [
             ("intake", True)
         ]
+        assert (await s.exec(select(Customer))).one().updated_at != when
 
 
 async def test_deferred_writes_are_checked_when_deferred_and_never_lost_silently(
@@ -257,3 +279,55 @@ async def test_deferred_writes_are_checked_when_deferred_and_never_lost_silently
         stored = {p.plugin_id: p for p in (await s.exec(select(TenantPlugin))).all()}
     assert stored["voc"].enabled is True and stored["knowledge"].settings == {"x": 1}
     assert stored["voc"].updated_at is not None
+
+
+async def test_reads_sent_together_answer_as_each_would_alone(
+    db: Database, two_tenants: tuple[TenantContext, TenantContext]
+) -> None:
+    a, b = two_tenants
+    tenants = TenantStatement(
+        sa.select(col(Tenant.slug), col(Tenant.config_version), col(Tenant.role_templates)).where(
+            col(Tenant.slug).in_(sa.bindparam("slugs", expanding=True))
+        )
+    )
+    settings = TenantStatement(
+        sa.select(
+            col(TenantPlugin.plugin_id), col(TenantPlugin.settings), col(TenantPlugin.updated_at)
+        ).where(col(TenantPlugin.tenant_id) == TENANT, col(TenantPlugin.enabled))
+    )
+    async with db.session(b) as s:
+        s.add(TenantPlugin(tenant_id=b.id, plugin_id="voc", settings={"分類": ["苦情", "要望"]}))
+    reads = [Read(tenants, {"slugs": ["tenant-a", "tenant-b"]}), Read(PLUGINS), Read(settings)]
+    counter = _Statements(db)
+    try:
+        async with db.session(b) as s:
+            alone = [sorted((await run(s, r.statement, r.params)).all()) for r in reads]
+            counter.sent.clear()
+            together = await run_reads(s, reads)
+            sent = list(counter.sent)
+    finally:
+        counter.close()
+    assert len(sent) == (1 if db.dialect == "postgresql" else 3)
+    assert [sorted(tuple(row) for row in rows) for rows in together] == [
+        [tuple(row) for row in rows] for rows in alone
+    ]
+    assert sorted(row.plugin_id for row in together[1]) == ["hotline", "voc"]  # by name too
+    voc = next(row for row in together[2] if row.plugin_id == "voc")
+    assert voc.settings == {"分類": ["苦情", "要望"]} and voc.updated_at.tzinfo is not None
+    async with db.session(a) as s:  # the session's tenant decides, as for a single read
+        mine, _ = await run_reads(s, [Read(PLUGINS), Read(settings)])
+        assert [tuple(row) for row in mine] == [("intake", a.id)]
+        with pytest.raises(TypeError):
+            await run_reads(
+                s,
+                [
+                    Read(PLUGINS),
+                    Read(
+                        TenantStatement(
+                            sa.delete(TenantPlugin).where(col(TenantPlugin.tenant_id) == TENANT)
+                        )
+                    ),
+                ],
+            )
+        with pytest.raises(PermissionError):
+            await run_reads(s, [Read(PLUGINS, {"session_tenant": b.id}), Read(settings)])
