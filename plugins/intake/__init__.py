@@ -54,6 +54,7 @@ MANIFEST = PluginManifest(
         PermissionSpec("inquiry:reply", "answer an inquiry"),
         PermissionSpec("intake:configure", "see the intake channels and SLA"),
         PermissionSpec("queue:supervise", "see queue depth, SLA risk and operator load"),
+        PermissionSpec("queue:configure", "create queues and change their routing"),
         PermissionSpec("call:log", "send call records (the contact-centre system's token)"),
     ),
     role_grants={
@@ -63,6 +64,7 @@ MANIFEST = PluginManifest(
             "inquiry:reply",
             "intake:configure",
             "queue:supervise",
+            "queue:configure",
             "call:log",
         ),
         "operator": ("inquiry:read", "inquiry:create", "inquiry:reply", "intake:configure"),

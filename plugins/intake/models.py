@@ -47,6 +47,10 @@ class Queue(TenantScoped, table=True):
     slug: str = Field(max_length=63)
     name: str = Field(max_length=200)
     channels: list[str] = Field(default_factory=list, sa_column=Column(JSONType))
+    categories: list[str] = Field(
+        default_factory=list,
+        sa_column=Column(JSONType, nullable=False, server_default=sa.text("'[]'")),
+    )
     keywords: list[str] = Field(default_factory=list, sa_column=Column(JSONType))
     position: int = Field(default=100)  # routing order: lower first
 

@@ -51,6 +51,7 @@ ALL_QUEUES = TenantStatement(
         col(Queue.position),
         col(Queue.channels),
         col(Queue.keywords),
+        col(Queue.categories),
     ).where(col(Queue.tenant_id) == TENANT)
 )
 NEW_INQUIRIES = TenantStatement.insert(Inquiry, col(Inquiry.uid), col(Inquiry.id))
@@ -131,14 +132,21 @@ def new_receipt_no() -> str:
     return f"{body[:4]}-{body[4:]}"
 
 
-def route(queues: list[Any], channel: str, text: str, chosen: str | None) -> Any:
-    """A plugin's choice, else the first queue whose keywords occur, else by channel, else
-    the last queue (the catch-all). ``queues``: Queue rows or objects (id, slug, position,
-    channels, keywords)."""
+def route(
+    queues: list[Any], channel: str, text: str, chosen: str | None, category: str = ""
+) -> Any:
+    """A plugin's choice; else the first queue (by position) that takes the inquiry's
+    category; else the first whose keywords occur in the text; else the first that takes its
+    channel; else the last queue (the catch-all). ``queues``: Queue rows or objects (id, slug,
+    position, channels, keywords, categories)."""
     by_slug = {q.slug: q for q in queues}
     if chosen and chosen in by_slug:
         return by_slug[chosen]
     ordered = sorted(queues, key=lambda q: q.position)
+    if category:
+        for queue in ordered:
+            if category in (queue.categories or []):
+                return queue
     for queue in ordered:
         if queue.keywords and any(k and k in text for k in queue.keywords):
             return queue
@@ -190,7 +198,7 @@ async def register_inquiries(
     registered: list[Registered] = []
     rows: list[dict[str, Any]] = []
     for item, customer in zip(items, customers, strict=True):
-        queue = route(queues, item.channel, item.text, item.chosen_queue)
+        queue = route(queues, item.channel, item.text, item.chosen_queue, item.category)
         uid = new_uid()
         registered.append(
             Registered(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from litestar import Controller, Request, Response, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 from sqlmodel import col, select
@@ -31,14 +31,18 @@ from plugins.intake.schemas import (
     InquiryUpdate,
     MessageCreate,
     MessageRead,
+    QueueConfig,
 )
 from plugins.intake.services import (
     KNOWN_CHANNELS,
+    ROUTING,
     ChangeError,
     NewInquiry,
     add_message,
     channel_summary,
+    delete_queue,
     queue_stats,
+    save_queue,
     take_next,
     update_inquiry,
 )
@@ -304,8 +308,37 @@ class IntakeChannelsController(Controller):
 
     @get("/queues", opt={"permission": "queue:supervise"})
     async def queues(self, session: NamedDependency[AsyncSession]) -> list[dict[str, Any]]:
-        """Per queue: depth, oldest waiting, SLA at risk or breached, load per operator."""
+        """Per queue: its routing; depth, oldest waiting, SLA at risk or breached, load per
+        operator."""
         return await queue_stats(session)
+
+    @put("/queues/{slug:str}", opt={"permission": "queue:configure"})
+    async def configure_queue(
+        self,
+        slug: FromPath[str],
+        data: JSONBody[QueueConfig],
+        session: NamedDependency[AsyncSession],
+        ctx: NamedDependency[TenantContext],
+    ) -> Response[dict[str, Any]]:
+        """Create a queue or change its name and routing (201 when created)."""
+        try:
+            queue, created = await save_queue(session, ctx, slug, data.model_dump())
+        except ChangeError as exc:
+            raise _error(422, exc.message, exc.field) from exc
+        body = {"queue": queue.slug, **{f: getattr(queue, f) for f in ROUTING}}
+        return Response(body, status_code=201 if created else 200)
+
+    @delete("/queues/{slug:str}", opt={"permission": "queue:configure"}, status_code=204)
+    async def remove_queue(
+        self, slug: FromPath[str], session: NamedDependency[AsyncSession]
+    ) -> None:
+        """Remove a queue that never held an inquiry (409 for one that did)."""
+        try:
+            await delete_queue(session, slug)
+        except LookupError as exc:
+            raise _error(404, "No such queue.", "slug") from exc
+        except ChangeError as exc:
+            raise _error(409, exc.message, exc.field) from exc
 
 
 class CallController(Controller):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
@@ -70,3 +71,19 @@ class InquiryUpdate(BaseModel):
 class MessageCreate(BaseModel):
     kind: str = Field(pattern="^(reply|note)$")
     body: str = Field(min_length=1, max_length=20_000)
+
+
+class QueueConfig(BaseModel):
+    """A queue's name and routing: lower ``position`` first; an inquiry of one of
+    ``categories`` lands here, else one whose text holds one of ``keywords``, else one that
+    came by one of ``channels``; the queue with the highest position takes the rest."""
+
+    name: str = Field(min_length=1, max_length=200)
+    position: int = Field(default=100, ge=0, le=1_000_000)
+    channels: list[str] = Field(default_factory=list, max_length=4)
+    categories: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        default_factory=list, max_length=50
+    )
+    keywords: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default_factory=list, max_length=50
+    )

@@ -6,6 +6,7 @@ caller commits (a route's session, a job's session) and sends the hooks after co
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -27,6 +28,7 @@ from plugins.intake.registration import NewInquiry, ensure_default_queue, regist
 
 __all__ = [
     "KNOWN_CHANNELS",
+    "ROUTING",
     "ChangeError",
     "NewInquiry",
     "add_inbound",
@@ -34,8 +36,10 @@ __all__ = [
     "channel_summary",
     "check_channels",
     "create_inquiry",
+    "delete_queue",
     "ensure_default_queue",
     "queue_stats",
+    "save_queue",
     "take_next",
     "update_inquiry",
 ]
@@ -255,6 +259,10 @@ async def queue_stats(session: AsyncSession) -> list[dict[str, Any]]:
             {
                 "queue": queue.slug,
                 "name": queue.name,
+                "position": queue.position,
+                "channels": list(queue.channels or []),
+                "categories": list(queue.categories or []),
+                "keywords": list(queue.keywords or []),
                 "depth": len(rows),
                 "unassigned": sum(1 for r in rows if r.assignee_id is None),
                 "oldest_waiting": min((r.created_at for r in unanswered), default=None),
@@ -264,6 +272,49 @@ async def queue_stats(session: AsyncSession) -> list[dict[str, Any]]:
             }
         )
     return result
+
+
+QUEUE_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+ROUTING = ("name", "position", "channels", "categories", "keywords")
+
+
+async def save_queue(
+    session: AsyncSession, ctx: TenantContext, slug: str, config: dict[str, Any]
+) -> tuple[Queue, bool]:
+    """Create the tenant's queue ``slug`` or change its name and routing; (queue, created).
+    Audited (``queue.configure``, naming what changed); the next group of inquiries routes
+    by it (queues are tenant configuration)."""
+    if not QUEUE_SLUG.match(slug):
+        raise ChangeError("slug", "lower-case letters, digits and hyphens, at most 63")
+    unknown = [c for c in config["channels"] if c not in KNOWN_CHANNELS]
+    if unknown:
+        raise ChangeError("channels", f"{unknown[0]} is not one of {', '.join(KNOWN_CHANNELS)}")
+    queue = (await session.exec(select(Queue).where(Queue.slug == slug))).first()
+    created = queue is None
+    if queue is None:
+        queue = Queue(tenant_id=ctx.id, slug=slug, name=config["name"])
+        session.add(queue)
+    changed = [f for f in ROUTING if created or getattr(queue, f) != config[f]]
+    for name in ROUTING:
+        setattr(queue, name, config[name])
+    if changed:
+        await session.flush()
+        await audit(session, "queue.configure", object_type="queue", object_id=slug, fields=changed)
+    return queue, created
+
+
+async def delete_queue(session: AsyncSession, slug: str) -> None:
+    """Remove a queue no inquiry was ever routed to (one that holds inquiries stays: change its
+    routing instead). Audited (``queue.delete``)."""
+    queue = (await session.exec(select(Queue).where(Queue.slug == slug))).first()
+    if queue is None:
+        raise LookupError(slug)
+    used = (await session.exec(select(Inquiry.id).where(Inquiry.queue_id == queue.id))).first()
+    if used is not None:
+        raise ChangeError("queue", "it holds inquiries: change its routing instead")
+    await session.delete(queue)
+    await session.flush()
+    await audit(session, "queue.delete", object_type="queue", object_id=slug)
 
 
 async def add_inbound(

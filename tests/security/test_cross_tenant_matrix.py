@@ -73,7 +73,12 @@ async def test_no_role_of_one_tenant_succeeds_against_another(
     export_b = created.json()["id"]
     document = (await app.get("/schema/openapi.json")).json()
     components = document.get("components", {}).get("schemas", {})
-    ids = {"{tenant}": world.b.slug, "{uid}": world.customer_b, "{export_id}": str(export_b)}
+    ids = {
+        "{tenant}": world.b.slug,
+        "{uid}": world.customer_b,
+        "{export_id}": str(export_b),
+        "{slug}": "general",  # a queue
+    }
     operations = [
         (method.upper(), path, op)
         for path, item in document["paths"].items()

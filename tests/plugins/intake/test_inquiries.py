@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import col, select
 
 from core.audit.models import AuditEvent
 from core.db.engine import Database
@@ -384,3 +384,80 @@ async def test_key_rotation_reseals_inquiry_texts_and_attachments(
         pd = PersonalData(db, session, KeyRing(settings), ctx)
         opened = await pd.open_text("intake_attachment", "filename", "att-1", stored.filename)
     assert opened == "明細.txt"
+
+
+async def test_supervisors_configure_queues_and_inquiries_route_by_category_and_keyword(
+    desk: Any, db: Database
+) -> None:
+    from plugins.intake.models import Queue
+
+    client, headers, _, ctx = desk
+    queues = "/api/v1/t/honey/intake/queues"
+    billing = {"name": "請求", "position": 10, "categories": ["請求"], "keywords": ["領収書"]}
+    created = await client.put(f"{queues}/billing", json=billing, headers=headers["sv"])
+    assert created.status_code == 201, created.text
+    assert created.json()["categories"] == ["請求"]
+    async with db.session(ctx) as session:  # a refused change changes nothing
+        before = (await session.exec(select(Queue).where(Queue.slug == "billing"))).one()
+    # an operator works the queues but does not configure them
+    refused = await client.put(f"{queues}/billing", json=billing, headers=headers["op1"])
+    assert refused.status_code == 403
+    for wrong, field in (
+        ({**billing, "channels": ["fax"]}, "channels"),
+        ({**billing, "name": ""}, "name"),
+    ):
+        answer = await client.put(f"{queues}/billing", json=wrong, headers=headers["sv"])
+        assert answer.status_code in (400, 422) and answer.json()["error"]["field"] == field
+    async with db.session(ctx) as session:
+        after = (await session.exec(select(Queue).where(Queue.slug == "billing"))).one()
+    assert (after.name, after.channels) == (before.name, before.channels) == ("請求", [])
+    bad_slug = await client.put(f"{queues}/Billing_Q", json=billing, headers=headers["sv"])
+    assert bad_slug.status_code == 422 and bad_slug.json()["error"]["field"] == "slug"
+
+    url = "/api/v1/t/honey/inquiries"
+    by_category = await client.post(
+        url,
+        json={"channel": "web", "body": "二重に引き落とされました", "category": "請求"},
+        headers=headers["op1"],
+    )
+    by_keyword = await client.post(
+        url, json={"channel": "web", "body": "領収書を送ってください"}, headers=headers["op1"]
+    )
+    other = await client.post(
+        url, json={"channel": "web", "body": "住所変更"}, headers=headers["op1"]
+    )
+    assert [r.json()["queue"] for r in (by_category, by_keyword, other)] == [
+        "billing",
+        "billing",
+        "general",
+    ]
+    # a change of routing counts from the next inquiry
+    changed = await client.put(
+        f"{queues}/billing", json={**billing, "keywords": ["住所"]}, headers=headers["sv"]
+    )
+    assert changed.status_code == 200
+    moved = await client.post(
+        url, json={"channel": "web", "body": "住所変更"}, headers=headers["op1"]
+    )
+    assert moved.json()["queue"] == "billing"
+    stats = await client.get(queues, headers=headers["sv"])
+    assert {q["queue"]: q["keywords"] for q in stats.json()}["billing"] == ["住所"]
+    # a queue that holds inquiries stays; an unused one can go
+    assert (await client.delete(f"{queues}/billing", headers=headers["sv"])).status_code == 409
+    await client.put(f"{queues}/spare", json={"name": "予備"}, headers=headers["sv"])
+    assert (await client.delete(f"{queues}/spare", headers=headers["sv"])).status_code == 204
+    assert (await client.delete(f"{queues}/spare", headers=headers["sv"])).status_code == 404
+    async with db.session(ctx) as session:
+        actions = (
+            await session.exec(
+                select(AuditEvent.action, AuditEvent.object_id).where(
+                    col(AuditEvent.action).in_(["queue.configure", "queue.delete"])
+                )
+            )
+        ).all()
+    assert sorted(actions) == [
+        ("queue.configure", "billing"),
+        ("queue.configure", "billing"),
+        ("queue.configure", "spare"),
+        ("queue.delete", "spare"),
+    ]

@@ -35,6 +35,14 @@ async def test_supervisor_keeps_canned_replies_and_operators_send_them(
     assert saved.status_code == 303
     supervise = await client.get("/t/honey/supervise")
     assert "解約の受付" in supervise.text and "解約を承りました。" in supervise.text
+    # the queues' routing is shown with them
+    routing = {"name": "請求", "categories": ["請求"], "keywords": ["領収書", "引き落とし"]}
+    put = await client.put(
+        "/api/v1/t/honey/intake/queues/billing", json=routing, headers=headers["sv"]
+    )
+    assert put.status_code == 201
+    shown = await client.get("/t/honey/supervise")
+    assert "分類: 請求" in shown.text and "キーワード: 領収書、引き落とし" in shown.text
     empty = await client.post(
         "/t/honey/canned-replies", data={"_csrf": csrf, "title": "", "body": "x"}
     )
