@@ -268,7 +268,7 @@ async def run_deferred(session: AsyncSession) -> None:
             await connection.execute(statement.statement, bound)
         return
     tenant_id = session_tenant_id(session.sync_session)
-    params = combined.params(connection.dialect, pending)
+    params = combined.params(pending)
     if tenant_id is not None:
         params[TENANT_PARAM] = tenant_id
     await connection.execute(combined.statement, params)
@@ -279,22 +279,20 @@ class _Combined:
     """One PostgreSQL statement for a sequence of deferred writes (built once per shape)."""
 
     statement: Any
-    # per part: the insert's columns and its rows parameter, or None for an update
-    inserts: tuple[tuple[tuple[sa.Column[Any], ...], str] | None, ...]
+    # per part: an insert's rows parameter with its columns, each with the column type's own
+    # conversion of a value (or None); None for an update
+    inserts: tuple[tuple[str, tuple[tuple[str, Any], ...]] | None, ...]
 
-    def params(
-        self, dialect: sa.Dialect, pending: list[tuple[TenantStatement, Any]]
-    ) -> dict[str, Any]:
+    def params(self, pending: list[tuple[TenantStatement, Any]]) -> dict[str, Any]:
         params: dict[str, Any] = {}
         for part, (_, bound) in zip(self.inserts, pending, strict=True):
             if part is None:
                 params.update(bound)
                 continue
-            columns, name = part
-            converted = [(c.name, _converter(c, dialect)) for c in columns]
+            name, columns = part
             params[name] = json.dumps(
                 [
-                    {k: row[k] if convert is None else convert(row[k]) for k, convert in converted}
+                    {k: row[k] if convert is None else convert(row[k]) for k, convert in columns}
                     for row in bound
                 ],
                 ensure_ascii=False,
@@ -323,14 +321,16 @@ def _combined(dialect: sa.Dialect, pending: list[tuple[TenantStatement, Any]]) -
         shape.append((statement, tuple(sorted(keys))))
     key = tuple(shape)
     if key not in _COMBINED:
-        _COMBINED[key] = _build_combined(pending)
+        _COMBINED[key] = _build_combined(dialect, pending)
     return _COMBINED[key]
 
 
-def _build_combined(pending: list[tuple[TenantStatement, Any]]) -> _Combined | None:
+def _build_combined(
+    dialect: sa.Dialect, pending: list[tuple[TenantStatement, Any]]
+) -> _Combined | None:
     ctes: list[Any] = []
-    inserts: list[tuple[tuple[sa.Column[Any], ...], str] | None] = []
-    names: set[str] = set()
+    inserts: list[tuple[str, tuple[tuple[str, Any], ...]] | None] = []
+    names: list[set[str]] = []  # each part's parameters
     tables: set[Any] = set()
     for n, (statement, bound) in enumerate(pending):
         table = statement.table if statement.table is not None else statement.statement.table
@@ -338,10 +338,7 @@ def _build_combined(pending: list[tuple[TenantStatement, Any]]) -> _Combined | N
             return None
         tables.add(table)
         if statement.table is None:  # an update
-            taken = set(bound) - {TENANT_PARAM}
-            if taken & names:
-                return None
-            names |= taken
+            names.append(set(bound))
             ctes.append(statement.statement.cte(f"w{n}"))
             inserts.append(None)
             continue
@@ -350,7 +347,7 @@ def _build_combined(pending: list[tuple[TenantStatement, Any]]) -> _Combined | N
             return None  # a column left to its default: the executemany insert applies it
         columns = tuple(c for c in table.columns if c.name in insertable)
         name = f"rows_{n}"
-        names.add(name)
+        names.append({name})
         rows = (
             sa.func.json_to_recordset(sa.cast(sa.bindparam(name, type_=sa.Text()), postgresql.JSON))
             .table_valued(
@@ -362,8 +359,22 @@ def _build_combined(pending: list[tuple[TenantStatement, Any]]) -> _Combined | N
         ctes.append(
             sa.insert(table).from_select([c.name for c in columns], sa.select(*values)).cte(f"w{n}")
         )
-        inserts.append((columns, name))
+        inserts.append((name, tuple((c.name, _converter(c, dialect)) for c in columns)))
+    if _share_a_name(names):
+        return None
     return _Combined(sa.select(sa.literal_column("1")).add_cte(*ctes), tuple(inserts))
+
+
+def _share_a_name(params: Sequence[Any]) -> bool:
+    """Whether two parts of one statement would bind the same parameter name (other than
+    ``:session_tenant``, which they all mean alike)."""
+    seen: set[str] = set()
+    for names in params:
+        taken = set(names) - {TENANT_PARAM}
+        if taken & seen:
+            return True
+        seen |= taken
+    return False
 
 
 def _forced(statement: TenantStatement, column: sa.Column[Any]) -> bool:
@@ -461,12 +472,8 @@ def _union(dialect: sa.Dialect, reads: Sequence[Read], bound: list[Any]) -> _Uni
 
 
 def _build_union(reads: Sequence[Read], bound: list[Any]) -> _Union | None:
-    names: set[str] = set()
-    for params in bound:
-        taken = set(params) - {TENANT_PARAM}
-        if taken & names:
-            return None
-        names |= taken
+    if _share_a_name(bound):
+        return None
     selects = [read.statement.statement for read in reads]
     if any(s._order_by_clauses or s._limit_clause is not None for s in selects):
         return None  # a branch of a UNION has neither

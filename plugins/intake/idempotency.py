@@ -17,9 +17,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import col
-from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core import TENANT, ApiError, Read, TenantStatement, run_statement
+from core import TENANT, ApiError, Read, TenantStatement
 from plugins.intake.models import IdempotencyRecord
 
 __all__ = [
@@ -28,7 +27,6 @@ __all__ = [
     "advisory_lock_id",
     "keys_from_rows",
     "keys_read",
-    "look_up",
     "request_hash",
     "settle",
 ]
@@ -90,7 +88,10 @@ def advisory_lock_id(tenant_id: int, key: str) -> int:
 
 
 def keys_read(dialect: str, tenant_id: int, keys: list[str]) -> Read:
-    """The read behind :func:`look_up`, for a caller that sends it with others."""
+    """The read of a group's keys, for a caller that sends it with others (the group's
+    recheck): on PostgreSQL each key's advisory lock tried (this transaction holds the free
+    ones until it commits) and its stored record; SQLite runs one writer at a time, so its
+    keys are never held elsewhere and only the records are read."""
     if dialect != "postgresql":
         return Read(_STORED, {"keys": keys})
     locks = [advisory_lock_id(tenant_id, key) for key in keys]
@@ -101,18 +102,6 @@ def keys_from_rows(rows: list[Any]) -> tuple[set[str], dict[str, Any]]:
     """(the keys held by another transaction, the stored record of each finished key)."""
     held = {row.key for row in rows if getattr(row, "free", True) is False}
     return held, {row.key: row for row in rows if row.request_hash is not None}
-
-
-async def look_up(
-    session: AsyncSession, tenant_id: int, keys: list[str]
-) -> tuple[set[str], dict[str, Any]]:
-    """The keys another transaction is processing right now (PostgreSQL: this transaction
-    takes the advisory locks of the others until it commits; SQLite runs one writer at a time,
-    so none), and the stored record of each finished key (request_hash, response_status,
-    response_body). One statement."""
-    connection = await session.connection()
-    read = keys_read(connection.dialect.name, tenant_id, keys)
-    return keys_from_rows((await run_statement(session, read.statement, read.params)).all())
 
 
 def settle(key: str, digest: str, held: set[str], record: Any) -> Replay | ApiError | None:

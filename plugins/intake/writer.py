@@ -111,8 +111,7 @@ class InquiryWriter:
         """Before the group's turn: access again, the Idempotency-Keys, the queues."""
         entries: list[AuditEntry] = []  # recorded last: the chain's head is held until commit
         keys = sorted({s.key for s in group if s.key})
-        connection = await session.connection()
-        also = [keys_read(connection.dialect.name, ctx.id, keys)] if keys else []
+        also = [keys_read(self.core.db.dialect, ctx.id, keys)] if keys else []
         # the keys go with the recheck, in one round trip: a denied item's key is read too,
         # and its answer stays the denial
         rechecked = await recheck_access(
