@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -81,6 +82,18 @@ def _analyze(url: str) -> None:
     engine.dispose()
 
 
+def _approve(url: str, token: str, request_id: int) -> None:
+    import httpx
+
+    answer = httpx.post(
+        f"{url}/api/v1/admin/approvals/{request_id}/approve",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    if answer.status_code != 200:
+        raise SystemExit(f"approval failed: {answer.status_code} {answer.text}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=15)
@@ -106,7 +119,13 @@ def main() -> None:
         )
         _cli(env, "tenant", "apply", str(home / "bench.toml"))
         _cli(env, "user", "create", "bench@bpo.example.jp", "--no-password")
-        _cli(env, "user", "grant", "bench@bpo.example.jp", "operator", "--tenant", "bench")
+        asked = _cli(env, "user", "grant", "bench@bpo.example.jp", "operator", "--tenant", "bench")
+        # the operator's role waits for a second person: a security officer, bootstrapped by
+        # the console, approves it through the API once the server runs
+        request_id = re.search(r"\(request (\d+)\)", asked)
+        _cli(env, "user", "create", "bench-officer@bpo.example.jp", "--no-password")
+        _cli(env, "user", "grant", "bench-officer@bpo.example.jp", "security_officer")
+        officer = _cli(env, "token", "create", "bench-officer@bpo.example.jp").strip()
         token = _cli(env, "token", "create", "bench@bpo.example.jp").strip()
         script = home / "post.lua"
         script.write_text(LUA.replace("TOKEN", token), encoding="utf-8")
@@ -135,6 +154,8 @@ def main() -> None:
         try:
             url = f"http://127.0.0.1:{port}"
             wait_until_ok(f"{url}/readyz")
+            if request_id is not None:
+                _approve(url, officer, int(request_id.group(1)))
             engine = "postgresql" if args.database_url else "sqlite"
             hello = home / "hello.lua"
             hello.write_text(LUA_REPORT, encoding="utf-8")

@@ -15,10 +15,16 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
+from core.approvals.routes import (
+    AdminApprovalsController,
+    AdminUsersController,
+    TenantAccessController,
+)
 from core.audit.routes import AccessLogController
 from core.authz.policy import Authorizer
 from core.db.engine import Database
 from core.identity.routes import AuthController
+from core.identity.token_routes import AdminTokensController, OwnTokensController
 from core.jobs.worker import Worker
 from core.logging import configure_logging
 from core.pii.keyring import KeyRing
@@ -40,10 +46,12 @@ from core.web.errors import exception_handlers
 from core.web.health import healthz, readyz
 from core.web.middleware import request_context_middleware
 from core.web.state import CoreState
+from core.web.ui.access_pages import ACCESS_PAGES
 from core.web.ui.admin_pages import ADMIN_PAGES
 from core.web.ui.auth_pages import AUTH_PAGES
 from core.web.ui.headers import security_headers_middleware
 from core.web.ui.i18n import add_catalogue_dir
+from core.web.ui.portal_access_pages import PORTAL_ACCESS_PAGES
 from core.web.ui.portal_pages import PORTAL_PAGES
 from core.web.ui.render import jinja_environment
 from core.web.ui.workspace_pages import WORKSPACE_PAGES
@@ -145,8 +153,10 @@ def create_app(
         route_handlers=[
             *AUTH_PAGES,
             *ADMIN_PAGES,
+            *ACCESS_PAGES,
             *WORKSPACE_PAGES,
             *PORTAL_PAGES,
+            *PORTAL_ACCESS_PAGES,
             create_static_files_router(
                 path="/static",
                 directories=[STATIC_DIR],
@@ -157,6 +167,11 @@ def create_app(
             readyz,
             TenantAdminController,
             AuthController,
+            OwnTokensController,
+            AdminTokensController,
+            AdminUsersController,
+            AdminApprovalsController,
+            TenantAccessController,
             CustomerController,
             ExportController,
             SecurityAdminController,

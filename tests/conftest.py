@@ -251,16 +251,63 @@ async def app(settings: Settings, host: PluginHost) -> AsyncIterator[Any]:
         yield client
 
 
+# the platform staff through whom test helpers grant roles the way the product does
+GRANTS_ADMIN, GRANTS_OFFICER = "grants-admin@bpo.example.jp", "grants-officer@bpo.example.jp"
+
+
+async def _staff(db: Database, email: str, role: str) -> int:
+    """A platform account holding ``role``, made and granted by the server's console."""
+    from sqlmodel import select
+
+    from core.approvals.service import Requester, request_grant
+    from core.identity.models import User
+    from core.identity.service import create_user
+
+    async with db.session() as session:
+        user = (await session.exec(select(User).where(User.email == email))).first()
+        if user is None:
+            user = await create_user(session, email)
+            await request_grant(session, Requester(None, "cli"), email, role)
+        assert user.id is not None
+        return user.id
+
+
+async def grant(db: Database, email: str, role: str, slug: str | None = None) -> None:
+    """Give ``email`` the ``role`` through the product's own path: a platform role by the
+    server's console; a tenant role asked for by a platform admin and, where it needs a second
+    person, approved by a security officer (two accounts of their own)."""
+    from core.approvals.models import Status
+    from core.approvals.service import Requester, decide, request_grant
+    from core.audit.log import Actor, acting_as
+
+    if slug is None:
+        async with db.session() as session:
+            await request_grant(session, Requester(None, "cli"), email, role)
+        return
+    admin = await _staff(db, GRANTS_ADMIN, "platform_admin")
+    officer = await _staff(db, GRANTS_OFFICER, "security_officer")
+    with acting_as(Actor(user_id=admin, via="test")):
+        async with db.session() as session:
+            row = await request_grant(session, Requester(admin, "test"), email, role, slug)
+    if row.status == Status.PENDING:
+        assert row.id is not None
+        with acting_as(Actor(user_id=officer, via="test")):
+            async with db.session() as session:
+                await decide(session, row.id, officer, accept=True)
+
+
 async def make_token(
     db: Database, email: str, *grants: tuple[str, str | None], token_tenant: str | None = None
 ) -> dict[str, str]:
-    """A user holding ``grants`` [(role, tenant slug or None)], and auth headers for a token."""
-    from core.identity.service import create_token, create_user, grant_role
+    """A user holding ``grants`` [(role, tenant slug or None)], and auth headers for a token
+    (made as the server's console makes one for bootstrapping)."""
+    from core.identity.service import create_token, create_user
 
     async with db.session() as session:
         await create_user(session, email)
-        for role, slug in grants:
-            await grant_role(session, email, role, slug)
+    for role, slug in grants:
+        await grant(db, email, role, slug)
+    async with db.session() as session:
         token = await create_token(session, email, tenant_slug=token_tenant)
     return {"Authorization": f"Bearer {token}"}
 

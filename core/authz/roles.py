@@ -42,8 +42,10 @@ CORE_PERMISSIONS: Mapping[str, str] = {
     "export:review": "see pending export requests of every tenant",
     "viewer:manage": "add and remove the client's own viewers",
     "user:manage": "create users and grant or revoke their roles",
-    "token:manage": "create and revoke API tokens",
+    "token:manage": "list and revoke API tokens (each person creates their own)",
     "audit:verify": "see whether the audit chains verify",
+    "approval:read": "see requests for access and for security-setting changes",
+    "approval:decide": "approve or reject another person's request for access or settings",
 }
 
 # Platform roles hold no permission that shows a customer's plaintext, anywhere.
@@ -56,6 +58,7 @@ ROLE_DEFAULTS: Mapping[str, tuple[str, ...]] = {
         "user:manage",
         "token:manage",
         "audit:verify",
+        "approval:read",
     ),
     "security_officer": (
         "tenant:list",
@@ -63,6 +66,8 @@ ROLE_DEFAULTS: Mapping[str, tuple[str, ...]] = {
         "alert:read",
         "export:review",
         "audit:verify",
+        "approval:read",
+        "approval:decide",
     ),
     "supervisor": (
         "plugin:list",
@@ -82,12 +87,18 @@ ROLE_DEFAULTS: Mapping[str, tuple[str, ...]] = {
         "export:approve",
         "export:download",
         "viewer:manage",
+        "approval:decide",
     ),
     "client_viewer": ("plugin:list", "audit:read"),
 }
 
 # What a platform security officer may do inside any tenant: oversight, never plaintext.
-SECURITY_OFFICER_IN_TENANT: tuple[str, ...] = ("audit:read", "alert:read", "export:approve")
+SECURITY_OFFICER_IN_TENANT: tuple[str, ...] = (
+    "audit:read",
+    "alert:read",
+    "export:approve",
+    "approval:decide",
+)
 
 
 def core_permissions() -> list[str]:

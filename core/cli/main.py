@@ -196,10 +196,19 @@ def tenant_apply(ctx: click.Context, path: Path) -> None:
     for change in changes:
         if not change.changed:
             console.print(f"{change.slug}: unchanged")
-            continue
-        console.print(f"[bold]{change.slug}[/]: " + ("created" if change.created else "updated"))
-        for line in change.changes:
-            console.print(f"  - {line}", markup=False)
+        else:
+            verb = "created" if change.created else "updated"
+            console.print(f"[bold]{change.slug}[/]: {verb}")
+            for line in change.changes:
+                console.print(f"  - {line}", markup=False)
+        if change.pending is not None:
+            request_id, lines = change.pending
+            console.print(
+                f"  security settings awaiting approval (request {request_id}) by the tenant's "
+                "client_admin or a security_officer:"
+            )
+            for line in lines:
+                console.print(f"    {line}", markup=False)
 
 
 @tenant.command("list")
@@ -306,9 +315,12 @@ def user_create(ctx: click.Context, email: str, name: str, no_password: bool) ->
         raise click.ClickException(str(exc)) from None
 
     async def work(db: Database) -> None:
+        from core.db.base import utcnow
+
         async with db.session() as session:
             user = await create_user(session, email, name)
             user.password_hash = hashed
+            user.activated_at = utcnow() if hashed else None
 
     try:
         run(runtime, work)
@@ -323,26 +335,41 @@ def _grant_command(grant: bool) -> Any:
     @click.option("--tenant", "slug", help="the tenant, for tenant roles")
     @click.pass_context
     def command(ctx: click.Context, email: str, role: str, slug: str | None) -> None:
-        from core.identity.service import IdentityError, grant_role, revoke_role
+        from core.approvals.rules import ApprovalError
+        from core.approvals.service import Requester, request_grant, revoke
 
         runtime = runtime_of(ctx)
 
-        async def work(db: Database) -> bool:
+        async def work(db: Database) -> str:
             async with db.session() as session:
-                action = grant_role if grant else revoke_role
-                return await action(session, email, role, slug)
+                if not grant:
+                    return "revoked" if await revoke(session, email, role, slug) else "unchanged"
+                row = await request_grant(session, Requester(None, "cli"), email, role, slug)
+                return "granted" if row.status == "approved" else f"pending:{row.id}"
 
         try:
-            changed = run(runtime, work)
-        except IdentityError as exc:
-            raise click.ClickException(str(exc)) from None
+            outcome = run(runtime, work)
+        except ApprovalError as exc:
+            raise click.ClickException(exc.message) from None
         where = f" in {slug}" if slug else ""
-        verb = "granted" if grant else "revoked"
-        console.print(f"{role}{where} {verb}" if changed else "nothing to change")
+        if outcome == "unchanged":
+            console.print("nothing to change")
+        elif outcome.startswith("pending:"):
+            console.print(
+                f"{role}{where} requested (request {outcome.split(':')[1]}): it takes effect "
+                "when the tenant's client_admin or a security_officer approves it"
+            )
+        else:
+            console.print(f"{role}{where} {outcome}")
 
     command.__doc__ = (
-        "Grant ROLE to a user" if grant else "Revoke ROLE from a user"
-    ) + " (--tenant SLUG for tenant roles)."
+        "Grant ROLE to a user (--tenant SLUG for tenant roles). A tenant role that reads "
+        "personal data or approves exports takes effect once the tenant's client_admin or a "
+        "security_officer approves it; platform roles are granted here at once (the server's "
+        "console bootstraps the platform), audited."
+        if grant
+        else "Revoke ROLE from a user (--tenant SLUG for tenant roles); at once."
+    )
     return command
 
 
@@ -361,7 +388,9 @@ def token() -> None:
 @click.option("--expires", "days", type=click.IntRange(1, 3650), help="days until it expires")
 @click.pass_context
 def token_create(ctx: click.Context, email: str, slug: str | None, days: int | None) -> None:
-    """Create an API token; it is printed once and stored only as a hash."""
+    """Create an API token for EMAIL, for bootstrapping on the server's machine; it is printed
+    once, stored only as a hash, and audited in every tenant it reaches. Everyone else makes
+    their own on their account page or with POST /api/v1/auth/tokens."""
     from core.identity.service import IdentityError, create_token
 
     runtime = runtime_of(ctx)

@@ -1,7 +1,8 @@
 """Import every core model so that metadata (and Alembic) sees all tables."""
 
+from core.approvals.models import ChangeRequest
 from core.audit.models import AuditEvent, AuditHead, PlatformAuditEvent, PlatformAuditHead
-from core.identity.models import ApiToken, LoginSession, RoleGrant, User
+from core.identity.models import ApiToken, Invitation, LoginSession, RoleGrant, User
 from core.jobs.models import Job
 from core.pii.models import Canary, Customer, TenantKey
 from core.plugins.models import TenantPlugin
@@ -13,8 +14,10 @@ __all__ = [
     "AuditEvent",
     "AuditHead",
     "Canary",
+    "ChangeRequest",
     "Customer",
     "ExportRequest",
+    "Invitation",
     "Job",
     "LoginSession",
     "PlatformAuditEvent",

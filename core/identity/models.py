@@ -14,7 +14,7 @@ from sqlmodel import Field, SQLModel
 
 from core.db.base import TZDateTime, utcnow
 
-__all__ = ["ApiToken", "LoginSession", "RoleGrant", "User"]
+__all__ = ["ApiToken", "Invitation", "LoginSession", "RoleGrant", "User"]
 
 
 class User(SQLModel, table=True):
@@ -32,6 +32,10 @@ class User(SQLModel, table=True):
     locked_until: datetime | None = Field(default=None, sa_type=TZDateTime)
     language: str = Field(default="ja", max_length=8)
     created_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)
+    # who made the account (None: the server's console); the four-eyes rules compare it
+    created_by: int | None = Field(default=None, foreign_key="user_account.id")
+    # when the person chose their own password (an invitation used, or the console)
+    activated_at: datetime | None = Field(default=None, sa_type=TZDateTime)
 
 
 class RoleGrant(SQLModel, table=True):
@@ -43,6 +47,8 @@ class RoleGrant(SQLModel, table=True):
     role: str = Field(max_length=40)
     tenant_id: int | None = Field(default=None, foreign_key="tenant.id", index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)
+    # the request that made it effective (who asked, who approved): core.approvals
+    request_id: int | None = Field(default=None, foreign_key="change_request.id")
 
 
 class ApiToken(SQLModel, table=True):
@@ -71,3 +77,18 @@ class LoginSession(SQLModel, table=True):
     last_seen_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)
     expires_at: datetime = Field(sa_type=TZDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=TZDateTime)
+
+
+class Invitation(SQLModel, table=True):
+    """A one-time link with which a new account's owner chooses their own password: nobody
+    who creates an account ever knows its password. Only the link's SHA-256 is stored."""
+
+    __tablename__ = "invitation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    created_by: int | None = Field(default=None, foreign_key="user_account.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)
+    expires_at: datetime = Field(sa_type=TZDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=TZDateTime)

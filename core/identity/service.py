@@ -7,6 +7,7 @@ database does not hold a usable token.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -18,29 +19,37 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.audit.log import record
-from core.authz.roles import PLATFORM_DOMAIN, PLATFORM_ROLES, TENANT_ROLES
+from core.audit.trail import record_for_tenants
+from core.authz.roles import PLATFORM_DOMAIN
 from core.db.base import utcnow
 from core.db.statements import Read, TenantStatement, run
-from core.identity.models import ApiToken, RoleGrant, User
+from core.identity.models import ApiToken, Invitation, RoleGrant, User
 from core.tenancy.models import Tenant
 
 __all__ = [
+    "EMAIL_RE",
     "IdentityError",
     "Principal",
+    "accept_invitation",
     "authenticate_token",
     "create_token",
     "create_user",
     "enrol_totp",
-    "grant_role",
     "hash_token",
+    "invite",
     "principal_for",
     "principals_for_tokens",
     "principals_from_rows",
     "principals_read",
-    "revoke_role",
+    "revoke_token",
     "set_password",
+    "tenants_of",
 ]
 
+# one address, nothing around it (no display name, no list, no line break)
+EMAIL_RE = re.compile(
+    r"[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+"
+)
 TOKEN_PREFIX = "mdg_"  # noqa: S105 (a marker that makes leaked tokens greppable, not a secret)
 
 
@@ -92,75 +101,32 @@ async def _tenant_id(session: AsyncSession, slug: str | None) -> int | None:
     return tenant.id
 
 
-async def create_user(session: AsyncSession, email: str, display_name: str = "") -> User:
+async def create_user(
+    session: AsyncSession, email: str, display_name: str = "", *, created_by: int | None = None
+) -> User:
+    """A new account without a password (its owner sets one through an invitation, or the
+    server's console sets it). ``created_by`` is who made it (None: the console)."""
     email = email.strip().lower()
-    if "@" not in email or len(email) > 254:
+    if not EMAIL_RE.fullmatch(email):
         raise IdentityError("not an e-mail address")
     existing = (await session.exec(select(User).where(User.email == email))).first()
     if existing is not None:
         raise IdentityError(f"user {email} exists already")
-    user = User(email=email, display_name=display_name)
+    user = User(email=email, display_name=display_name.strip()[:200], created_by=created_by)
     session.add(user)
     await session.flush()
     await record(session, "user.create", object_type="user", object_id=_id(user))
     return user
 
 
-async def grant_role(
-    session: AsyncSession, email: str, role: str, tenant_slug: str | None = None
-) -> bool:
-    """Grant a role; returns False when the user held it already."""
-    if role in PLATFORM_ROLES and tenant_slug is not None:
-        raise IdentityError(f"{role} is a platform role: give no tenant")
-    if role in TENANT_ROLES and tenant_slug is None:
-        raise IdentityError(f"{role} is a tenant role: give --tenant")
-    if role not in PLATFORM_ROLES + TENANT_ROLES:
-        raise IdentityError(f"unknown role {role}")
-    user = await _user(session, email)
-    tenant_id = await _tenant_id(session, tenant_slug)
-    existing = (
-        await session.exec(
-            select(RoleGrant).where(
-                RoleGrant.user_id == user.id,
-                RoleGrant.role == role,
-                RoleGrant.tenant_id == tenant_id if tenant_id else RoleGrant.tenant_id.is_(None),  # type: ignore[union-attr]
-            )
+async def tenants_of(session: AsyncSession, user_id: int) -> list[int]:
+    """The tenants a person holds a role in: where what happens to their access is shown."""
+    rows = await session.exec(
+        select(RoleGrant.tenant_id).where(
+            RoleGrant.user_id == user_id, col(RoleGrant.tenant_id).is_not(None)
         )
-    ).first()
-    if existing is not None:
-        return False
-    session.add(RoleGrant(user_id=_id(user), role=role, tenant_id=tenant_id))
-    await session.flush()
-    await record(
-        session,
-        "role.grant",
-        object_type="user",
-        object_id=_id(user),
-        fields=[role, f"tenant:{tenant_id or 'platform'}"],
     )
-    return True
-
-
-async def revoke_role(
-    session: AsyncSession, email: str, role: str, tenant_slug: str | None = None
-) -> bool:
-    user = await _user(session, email)
-    tenant_id = await _tenant_id(session, tenant_slug)
-    grants = (await session.exec(select(RoleGrant).where(RoleGrant.user_id == user.id))).all()
-    removed = False
-    for grant in grants:
-        if grant.role == role and grant.tenant_id == tenant_id:
-            await session.delete(grant)
-            removed = True
-    if removed:
-        await record(
-            session,
-            "role.revoke",
-            object_type="user",
-            object_id=_id(user),
-            fields=[role, f"tenant:{tenant_id or 'platform'}"],
-        )
-    return removed
+    return sorted({tid for tid in rows.all() if tid is not None})
 
 
 async def create_token(
@@ -170,29 +136,109 @@ async def create_token(
     tenant_slug: str | None = None,
     expires_days: int | None = None,
 ) -> str:
-    """Create an API token and return it; it cannot be shown again."""
+    """Create an API token for the person ``email`` and return it; it cannot be shown again.
+
+    Only two callers may: the person themselves (``/api/v1/auth/tokens``, their account page)
+    and the server's console, for bootstrapping. Audited in the platform chain and in every
+    tenant the token reaches."""
     user = await _user(session, email)
     tenant_id = await _tenant_id(session, tenant_slug)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     expires = utcnow() + timedelta(days=expires_days) if expires_days else None
-    session.add(
-        ApiToken(
-            user_id=_id(user),
-            token_hash=hash_token(token),
-            prefix=token[:12],
-            tenant_id=tenant_id,
-            expires_at=expires,
-        )
+    row = ApiToken(
+        user_id=_id(user),
+        token_hash=hash_token(token),
+        prefix=token[:12],
+        tenant_id=tenant_id,
+        expires_at=expires,
     )
+    session.add(row)
     await session.flush()
-    await record(
+    reached = [tenant_id] if tenant_id else await tenants_of(session, _id(user))
+    await record_for_tenants(
         session,
+        reached,
         "token.create",
         object_type="user",
         object_id=_id(user),
-        fields=[f"tenant:{tenant_id or 'any'}"],
+        fields=[f"token:{row.id}", f"tenant:{tenant_id or 'any'}"],
     )
     return token
+
+
+async def revoke_token(session: AsyncSession, token_id: int, *, owner: int | None = None) -> bool:
+    """Revoke a token (only the owner's own when ``owner`` is given); False if there is no
+    such live token. Audited like its creation."""
+    token = await session.get(ApiToken, token_id)
+    if token is None or (owner is not None and token.user_id != owner):
+        return False
+    if token.revoked_at is not None:
+        return False
+    token.revoked_at = utcnow()
+    reached = [token.tenant_id] if token.tenant_id else await tenants_of(session, token.user_id)
+    await record_for_tenants(
+        session,
+        reached,
+        "token.revoke",
+        object_type="user",
+        object_id=token.user_id,
+        fields=[f"token:{token_id}"],
+    )
+    return True
+
+
+INVITATION_VALID_FOR = timedelta(hours=72)
+
+
+async def invite(session: AsyncSession, user: User, *, created_by: int | None) -> str:
+    """A one-time link secret with which the account's owner chooses their own password
+    (valid 72 hours; only its hash is stored). Whoever made the account never knows it."""
+    token = secrets.token_urlsafe(32)
+    session.add(
+        Invitation(
+            user_id=_id(user),
+            token_hash=hash_token(token),
+            created_by=created_by,
+            expires_at=utcnow() + INVITATION_VALID_FOR,
+        )
+    )
+    await session.flush()
+    await record(session, "user.invite", object_type="user", object_id=_id(user))
+    return token
+
+
+async def accept_invitation(session: AsyncSession, token: str, password: str) -> User:
+    """Use an invitation once: the conditional update is the one-time check, so two uses of
+    the same link at the same moment cannot both set a password."""
+    from core.identity.passwords import hash_password
+
+    hashed = hash_password(password)  # refuses a weak one before the link is spent
+    now = utcnow()
+    used = await session.exec(
+        sa.update(Invitation)
+        .where(
+            col(Invitation.token_hash) == hash_token(token),
+            col(Invitation.used_at).is_(None),
+            col(Invitation.expires_at) > now,
+        )
+        .values(used_at=now)
+        .returning(col(Invitation.user_id))
+    )
+    user_id = used.scalar_one_or_none()
+    if user_id is None:
+        raise IdentityError("this invitation link is unknown, used or expired")
+    user = await session.get(User, user_id)
+    assert user is not None
+    user.password_hash, user.activated_at = hashed, now
+    user.failed_logins, user.locked_until = 0, None
+    await record_for_tenants(
+        session,
+        await tenants_of(session, user_id),
+        "user.activate",
+        object_type="user",
+        object_id=user_id,
+    )
+    return user
 
 
 async def authenticate_token(session: AsyncSession, token: str) -> Principal | None:
@@ -305,7 +351,14 @@ async def set_password(session: AsyncSession, email: str, password: str) -> None
     user = await _user(session, email)
     user.password_hash = hash_password(password)
     user.failed_logins, user.locked_until = 0, None
-    await record(session, "user.password", object_type="user", object_id=_id(user))
+    user.activated_at = user.activated_at or utcnow()
+    await record_for_tenants(
+        session,
+        await tenants_of(session, _id(user)),
+        "user.password",
+        object_type="user",
+        object_id=_id(user),
+    )
 
 
 async def enrol_totp(session: AsyncSession, keyring: Any, email: str) -> tuple[str, str]:

@@ -13,20 +13,22 @@ import hmac
 import io
 from datetime import timedelta
 
+import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.approvals.service import related
 from core.audit.log import current_actor, record
 from core.db.base import utcnow
 from core.pii.access import PersonalData
 from core.pii.models import Customer
 from core.security.guard import check_canaries
 from core.security.models import ExportRequest
+from core.tenancy.models import Tenant
 
 __all__ = ["EXPORT_KINDS", "ExportError", "approve", "render", "request_export"]
 
 EXPORT_KINDS = ("customers",)
-VALID_FOR = timedelta(hours=24)
 
 
 class ExportError(Exception):
@@ -61,19 +63,45 @@ async def request_export(
 
 
 async def approve(session: AsyncSession, export_id: int, accept: bool) -> ExportRequest:
+    """Decide on a pending request as the current actor: a second person, neither of whom
+    made the other's account or granted the other's role within the tenant's four-eyes window
+    (``sod_window_days``). Deciding is one conditional update: a request is decided once."""
     row = await session.get(ExportRequest, export_id)
     if row is None:
         raise ExportError(404, "No such export request.")
     actor = current_actor()
+    assert actor.user_id is not None
     if row.requested_by == actor.user_id:
         raise ExportError(403, "A second person must decide on an export request.")
     if row.status != "pending":
         raise ExportError(409, f"The request is {row.status} already.")
+    tenant = await session.get(Tenant, row.tenant_id)
+    assert tenant is not None
     now = utcnow()
-    row.status = "approved" if accept else "rejected"
-    row.decided_by, row.decided_at = actor.user_id, now
-    if accept:
-        row.expires_at = now + VALID_FOR
+    if accept and tenant.sod_window_days:
+        reason = await related(
+            session, row.requested_by, actor.user_id, now - timedelta(days=tenant.sod_window_days)
+        )
+        if reason:
+            raise ExportError(
+                403,
+                f"Four eyes must be independent: {reason} within the last "
+                f"{tenant.sod_window_days} days.",
+            )
+    decided = await session.exec(
+        sa.update(ExportRequest)
+        .where(col(ExportRequest.id) == export_id, col(ExportRequest.status) == "pending")
+        .values(
+            status="approved" if accept else "rejected",
+            decided_by=actor.user_id,
+            decided_at=now,
+            expires_at=now + timedelta(hours=tenant.export_valid_hours) if accept else None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if decided.rowcount != 1:
+        raise ExportError(409, "The request was decided already.")
+    await session.refresh(row)
     await record(
         session,
         f"export.{'approve' if accept else 'reject'}",
@@ -103,9 +131,25 @@ async def render(
         raise ExportError(410, "The export was downloaded already.")
     if row.status != "approved":
         raise ExportError(409, f"The request is {row.status}, not approved.")
-    if row.expires_at is not None and row.expires_at <= utcnow():
+    now = utcnow()
+    if row.expires_at is not None and row.expires_at <= now:
         row.status = "expired"
         raise ExportError(410, "The approval has expired.")
+    # the one download: taken atomically before the file is made, so parallel downloads of
+    # one approval cannot all pass the check above (if making the file fails, the claim rolls
+    # back with it)
+    claimed = await session.exec(
+        sa.update(ExportRequest)
+        .where(
+            col(ExportRequest.id) == export_id,
+            col(ExportRequest.status) == "approved",
+            col(ExportRequest.requested_by) == actor.user_id,
+        )
+        .values(status="downloaded", downloaded_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        raise ExportError(410, "The export was downloaded already.")
     customers = list((await session.exec(select(Customer).order_by(col(Customer.id)))).all())
     await check_canaries(session, pd.tenant, [c.id for c in customers if c.id], "export.download")
     rows = await pd.plaintext_rows(customers)
@@ -124,7 +168,6 @@ async def render(
                 _watermark(watermark_key, export_id, recipient, str(data["uid"])),
             ]
         )
-    row.status, row.downloaded_at = "downloaded", utcnow()
     await record(
         session,
         "export.download",

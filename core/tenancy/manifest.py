@@ -33,6 +33,7 @@ from core.plugins.host import PluginHost
 
 __all__ = [
     "LIMITS",
+    "SECURITY_KEYS",
     "TENANT_ROLES",
     "ManifestError",
     "PluginChoice",
@@ -58,12 +59,18 @@ _KEYS = {
     "security",
 }
 LIMITS = ("reveal_soft_limit", "reveal_hard_limit", "read_soft_limit", "read_hard_limit")
+# ``[security]``: the limits, and the export rules (the four-eyes window, how long an approved
+# export can be fetched)
+SECURITY_KEYS = (*LIMITS, "sod_window_days", "export_valid_hours")
 LIMIT_DEFAULTS = {
     "reveal_soft_limit": 20,
     "reveal_hard_limit": 50,
     "read_soft_limit": 500,
     "read_hard_limit": 2000,
+    "sod_window_days": 30,
+    "export_valid_hours": 24,
 }
+_RANGES = {"sod_window_days": (0, 365), "export_valid_hours": (1, 168)}
 
 
 class ManifestError(ValueError):
@@ -95,6 +102,8 @@ class TenantSpec:
     reveal_hard_limit: int = 50
     read_soft_limit: int = 500
     read_hard_limit: int = 2000
+    sod_window_days: int = 30
+    export_valid_hours: int = 24
     plugins: dict[str, PluginChoice] = field(default_factory=dict)
     roles: dict[str, list[str]] = field(default_factory=dict)
     source: str = "request"
@@ -199,17 +208,19 @@ def _parse_roles(source: str, raw: Any, host: PluginHost) -> dict[str, list[str]
 
 
 def _parse_limits(source: str, raw: Any) -> dict[str, int]:
-    """``[security]``: hourly limits per user (0 = none); soft must not exceed hard."""
+    """``[security]``: hourly limits per user (0 = none; soft must not exceed hard), the
+    four-eyes window in days and how long an approved export can be fetched, in hours."""
     _expect(source, "security", raw, dict)
-    unknown = sorted(set(raw) - set(LIMITS))
+    unknown = sorted(set(raw) - set(SECURITY_KEYS))
     if unknown:
         raise ManifestError(source, f"security.{unknown[0]}", "unknown field")
     limits = dict(LIMIT_DEFAULTS)
-    for name in LIMITS:
+    for name in SECURITY_KEYS:
         if name in raw:
             value = _expect(source, f"security.{name}", raw[name], int)
-            if not 0 <= value <= 1_000_000:
-                raise ManifestError(source, f"security.{name}", "between 0 and 1000000")
+            low, high = _RANGES.get(name, (0, 1_000_000))
+            if not low <= value <= high:
+                raise ManifestError(source, f"security.{name}", f"between {low} and {high}")
             limits[name] = value
     for kind in ("reveal", "read"):
         soft, hard = limits[f"{kind}_soft_limit"], limits[f"{kind}_hard_limit"]

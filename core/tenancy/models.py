@@ -33,6 +33,12 @@ class Tenant(SQLModel, table=True):
     reveal_hard_limit: int = Field(default=50)
     read_soft_limit: int = Field(default=500)
     read_hard_limit: int = Field(default=2000)
+    # four-eyes export: requester and approver must not have made each other's account or
+    # granted each other's role within this many days
+    sod_window_days: int = Field(default=30)
+    export_valid_hours: int = Field(default=24)  # an approved export can be fetched this long
+    # the one client_admin made without a second person's approval, at onboarding
+    onboarding_admin_id: int | None = Field(default=None, foreign_key="user_account.id")
     role_templates: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONType))
     # bumped on every change of plugins or roles, so caches on every node notice it
     config_version: int = Field(default=1)

@@ -12,14 +12,20 @@ from typing import Any
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.audit.log import record
+from core.approvals.service import (
+    Requester,
+    record_creation,
+    request_security_change,
+    security_values,
+)
+from core.audit.log import current_actor, record
 from core.db.base import utcnow
 from core.db.engine import Database
 from core.db.session import switch_tenant
 from core.plugins.host import PluginHost
 from core.plugins.models import TenantPlugin
 from core.tenancy.context import TenantContext
-from core.tenancy.manifest import LIMITS, ManifestError, TenantSpec
+from core.tenancy.manifest import SECURITY_KEYS, ManifestError, TenantSpec
 from core.tenancy.models import Tenant
 from core.tenancy.schemas import PluginState, TenantRead
 
@@ -37,18 +43,10 @@ __all__ = [
     "tenant_plugins",
 ]
 
-_FIELDS = (
-    "display_name",
-    "display_name_en",
-    "color",
-    "retention_days",
-    "working_hours",
-    "status",
-    "reveal_soft_limit",
-    "reveal_hard_limit",
-    "read_soft_limit",
-    "read_hard_limit",
-)
+_FIELDS = ("display_name", "display_name_en", "color", "retention_days", "status")
+# the security settings (core.approvals.rules.SECURITY_SETTINGS) a manifest gives: a new tenant
+# starts with them; for an existing one a change waits for a second person's approval
+_SECURITY_FIELDS = ("working_hours", *SECURITY_KEYS)
 
 
 @dataclass
@@ -58,6 +56,8 @@ class TenantChange:
     changes: list[str] = field(default_factory=list)
     enabled: dict[str, dict[str, Any]] = field(default_factory=dict)  # plugin -> settings
     context: TenantContext | None = None
+    # a change of the security settings that now awaits approval: (request id, what changes)
+    pending: tuple[int, list[str]] | None = None
 
     @property
     def changed(self) -> bool:
@@ -89,7 +89,30 @@ async def enabled_plugins(db: Database, ctx: TenantContext) -> frozenset[str]:
         return frozenset(p.plugin_id for p in await tenant_plugins(session) if p.enabled)
 
 
-async def _apply_one(session: AsyncSession, spec: TenantSpec) -> TenantChange:
+def _security_wanted(spec: TenantSpec) -> dict[str, Any]:
+    wanted: dict[str, Any] = {name: getattr(spec, name) for name in _SECURITY_FIELDS}
+    wanted["role_templates"] = dict(spec.roles)
+    return wanted
+
+
+async def _apply_security(
+    session: AsyncSession, tenant: Tenant, spec: TenantSpec, change: TenantChange, by: Requester
+) -> None:
+    """A new tenant starts with the manifest's security settings (recorded as such); for an
+    existing one a difference becomes a request that a second person approves."""
+    wanted = _security_wanted(spec)
+    if change.created:
+        for name, value in wanted.items():
+            setattr(tenant, name, value)
+        return
+    current = security_values(tenant)
+    request = await request_security_change(session, by, tenant, wanted)
+    if request is not None and request.id is not None:
+        lines = [f"{k}: {current[k]!r} -> {v!r}" for k, v in sorted(request.changes.items())]
+        change.pending = (request.id, lines)
+
+
+async def _apply_one(session: AsyncSession, spec: TenantSpec, by: Requester) -> TenantChange:
     change = TenantChange(slug=spec.slug)
     tenant = await get_tenant(session, spec.slug)
     if tenant is not None and tenant.status == "offboarded":
@@ -107,15 +130,15 @@ async def _apply_one(session: AsyncSession, spec: TenantSpec) -> TenantChange:
                 change.changes.append(f"{name}: {old!r} -> {new!r}")
             setattr(tenant, name, new)
     config_changed = False
-    if (tenant.role_templates or {}) != spec.roles:
-        change.changes.append(
-            "roles: " + ", ".join(sorted(spec.roles)) if spec.roles else "roles: defaults"
-        )
-        tenant.role_templates = dict(spec.roles)
-        config_changed = True
+    if change.created and spec.roles:
+        change.changes.append("roles: " + ", ".join(sorted(spec.roles)))
+    await session.flush()
+    await _apply_security(session, tenant, spec, change, by)
     await session.flush()
     ctx = context_of(tenant)
     change.context = ctx
+    if change.created:
+        await record_creation(session, by, tenant)
 
     await switch_tenant(session, ctx.id)
     rows = {row.plugin_id: row for row in await tenant_plugins(session)}
@@ -170,7 +193,7 @@ async def _apply_one(session: AsyncSession, spec: TenantSpec) -> TenantChange:
             "tenant.configure",
             object_type="tenant",
             object_id=ctx.id,
-            fields=sorted(spec.plugins) + [f"role:{r}" for r in sorted(spec.roles)],
+            fields=sorted(spec.plugins),
         )
     await switch_tenant(session, None)
     if change.changed:
@@ -189,11 +212,18 @@ async def _apply_one(session: AsyncSession, spec: TenantSpec) -> TenantChange:
 
 
 async def apply_specs(
-    db: Database, host: PluginHost, specs: list[TenantSpec]
+    db: Database, host: PluginHost, specs: list[TenantSpec], by: Requester | None = None
 ) -> list[TenantChange]:
-    """Create or update every tenant in ``specs`` in one transaction, then fire hooks."""
+    """Create or update every tenant in ``specs`` in one transaction, then fire hooks.
+
+    ``by`` is who asks (default: the current audit actor; no user is the server's console).
+    Changes of an existing tenant's security settings are not applied but requested: they
+    take effect when a second person approves (``TenantChange.pending``)."""
+    if by is None:
+        actor = current_actor()
+        by = Requester(actor.user_id, "cli" if actor.user_id is None else actor.via)
     async with db.session() as session:
-        changes = [await _apply_one(session, spec) for spec in specs]
+        changes = [await _apply_one(session, spec, by) for spec in specs]
     for change in changes:
         if not change.changed or change.context is None:
             continue
@@ -224,7 +254,7 @@ async def read_tenant(session: AsyncSession, tenant: Tenant) -> TenantRead:
         retention_days=tenant.retention_days,
         working_hours=tenant.working_hours,
         roles=dict(tenant.role_templates or {}),
-        security={name: getattr(tenant, name) for name in LIMITS},
+        security={name: getattr(tenant, name) for name in SECURITY_KEYS},
         plugins=plugins,
         created_at=tenant.created_at,
         updated_at=tenant.updated_at,

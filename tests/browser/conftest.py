@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import free_port, run_cli
+from tests.support import approve_over_http, free_port, grant_with_cli, run_cli
 
 PASSWORD = "ブラウザ試験用の長い合言葉42"
 CHROMIUM = os.environ.get("MADOGUCHI_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -56,10 +56,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     secret = run_cli(env, "user", "totp", ADMIN).splitlines()[0].split()[-1]
     for email in DEMO_STAFF:
         run_cli(env, "user", "password", email, stdin=PASSWORD + "\n")
+    asked = []
     for email, grants in STAFF.items():
         run_cli(env, "user", "create", email, stdin=PASSWORD + "\n")
         for role, slug in grants:
-            run_cli(env, "user", "grant", email, role, "--tenant", slug)
+            asked.append(grant_with_cli(env, email, role, slug))
     port = free_port()
     log = (home / "server.log").open("w")
     process = subprocess.Popen(
@@ -79,6 +80,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     else:
         process.kill()
         raise RuntimeError("the server did not start: " + (home / "server.log").read_text())
+    approve_over_http(env, url, [a for a in asked if a is not None])
     yield Server(url=url, home=home, admin_totp_secret=secret, env=env)
     process.terminate()
     process.wait(timeout=30)

@@ -28,6 +28,8 @@ PUBLIC = {
     "/api/v1/t/{tenant:str}/chat/conversations",
     "/api/v1/t/{tenant:str}/chat/messages",
     "/t/{tenant:str}/verify/{token:str}",
+    # a new account's owner chooses their password; the one-time link is the credential
+    "/invite/{token:str}",
 }
 # Routes open to any signed-in caller (inside a tenant: any member of that tenant).
 ANY_USER = {
@@ -37,6 +39,11 @@ ANY_USER = {
     "/account",
     "/account/password",
     "/switch",
+    # each person's own API tokens
+    "/api/v1/auth/tokens",
+    "/api/v1/auth/tokens/{token_id:int}/revoke",
+    "/account/tokens",
+    "/account/tokens/{token_id:int}/revoke",
 }
 
 

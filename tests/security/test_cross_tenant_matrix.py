@@ -71,6 +71,16 @@ async def test_no_role_of_one_tenant_succeeds_against_another(
     )
     assert created.status_code == 201
     export_b = created.json()["id"]
+    asked = await app.post(  # a request that concerns tenant B, awaiting B's approval
+        "/api/v1/admin/grants",
+        json={
+            "email": f"client_viewer@{world.b.slug}.example.jp",
+            "role": "operator",
+            "tenant": world.b.slug,
+        },
+        headers=world.headers["platform_admin"],
+    )
+    assert asked.status_code == 201, asked.text
     document = (await app.get("/schema/openapi.json")).json()
     components = document.get("components", {}).get("schemas", {})
     ids = {
@@ -78,6 +88,7 @@ async def test_no_role_of_one_tenant_succeeds_against_another(
         "{uid}": world.customer_b,
         "{export_id}": str(export_b),
         "{slug}": "general",  # a queue
+        "{request_id}": str(asked.json()["id"]),
     }
     operations = [
         (method.upper(), path, op)

@@ -47,6 +47,7 @@ async def test_no_role_of_one_tenant_opens_another_tenants_pages(
         "{export_id:int}": "1",
         "{user_id:int}": "1",
         "{reply_id:int}": "1",
+        "{request_id:int}": "1",
     }
     successes, leaks = [], []
     for method, path in pages:

@@ -3,33 +3,32 @@ alerts and export approvals, audit verification. Platform roles only; no persona
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from litestar import Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
-from litestar.response import Redirect, Template
+from litestar.response import Template
 from sqlmodel import col, select
 
+from core.approvals.routes import request_outs
+from core.approvals.service import pending_security_change
 from core.audit.checkpoint import verify_all
-from core.authz.roles import PLATFORM_DOMAIN, PLATFORM_ROLES, TENANT_ROLES
-from core.db.base import utcnow
-from core.identity.models import ApiToken, RoleGrant, User
-from core.identity.passwords import hash_password
-from core.identity.service import (
-    IdentityError,
-    Principal,
-    create_token,
-    create_user,
-    grant_role,
-    revoke_role,
-)
+from core.authz.roles import PLATFORM_DOMAIN
+from core.identity.models import User
+from core.identity.service import Principal
 from core.plugins.api import PluginManifest, SettingsError
 from core.security.models import ExportRequest, SecurityAlert
-from core.tenancy.manifest import ManifestError, parse_manifest
+from core.tenancy.manifest import SECURITY_KEYS, ManifestError, parse_manifest
 from core.tenancy.models import Tenant
-from core.tenancy.service import apply_specs, as_manifest, get_tenant, list_tenants, read_tenant
+from core.tenancy.service import (
+    TenantChange,
+    apply_specs,
+    as_manifest,
+    get_tenant,
+    list_tenants,
+    read_tenant,
+)
 from core.web.errors import ApiError
 from core.web.state import CoreState
 from core.web.ui.forms import form_data, redirect
@@ -73,6 +72,7 @@ async def dashboard(
         "tenants": _can(core, principal, "tenant:update"),
         "users": _can(core, principal, "user:manage"),
         "tokens": _can(core, principal, "token:manage"),
+        "approvals": _can(core, principal, "approval:read"),
         "security": _can(core, principal, "alert:read"),
         "verify": _can(core, principal, "audit:verify"),
     }
@@ -102,6 +102,13 @@ def _form_values(data: dict[str, str]) -> dict[str, Any]:
     }
     retention = data.get("retention_days", "").strip()
     values["retention_days"] = int(retention) if retention.isdigit() else retention or 1095
+    security: dict[str, Any] = {}
+    for name in SECURITY_KEYS:
+        raw = data.get(f"security.{name}", "").strip()
+        if raw:
+            security[name] = int(raw) if raw.isdigit() else raw  # the manifest check names it
+    if security:
+        values["security"] = security
     return values
 
 
@@ -173,6 +180,8 @@ async def _edit_page(
         if tenant is None:
             raise ApiError(404, "No such tenant.")
         read = await read_tenant(session, tenant)
+        pending = await pending_security_change(session, tenant.id or 0)
+        [pending_out] = await request_outs(session, [pending]) if pending else [None]
     states = {p.id: p for p in read.plugins}
     plugins = [
         {
@@ -195,6 +204,7 @@ async def _edit_page(
         slug=slug,
         error=error,
         status_code=status_code,
+        pending=pending_out,
     )
 
 
@@ -205,17 +215,19 @@ async def tenant_edit(
     return await _edit_page(request, core, slug)
 
 
-async def _apply_change(core: CoreState, slug: str, change: dict[str, Any]) -> None:
+async def _apply_change(core: CoreState, slug: str, change: dict[str, Any]) -> TenantChange:
     async with core.db.session() as session:
         tenant = await get_tenant(session, slug)
         if tenant is None:
             raise ApiError(404, "No such tenant.")
         merged = as_manifest(await read_tenant(session, tenant))
     plugins = change.pop("plugins", {})
+    merged["security"] = {**merged["security"], **change.pop("security", {})}
     merged.update(change)
     for plugin_id, entry in plugins.items():
         merged["plugins"][plugin_id] = entry
-    await apply_specs(core.db, core.host, [parse_manifest(merged, core.host)])
+    [applied] = await apply_specs(core.db, core.host, [parse_manifest(merged, core.host)])
+    return applied
 
 
 @post(
@@ -229,9 +241,11 @@ async def tenant_update(
 ) -> Any:
     data = await form_data(request)
     try:
-        await _apply_change(core, slug, _form_values(data))
+        applied = await _apply_change(core, slug, _form_values(data))
     except ManifestError as exc:
         return await _edit_page(request, core, slug, f"{exc.field}: {exc.message}", 422)
+    if applied.pending is not None:
+        return await _edit_page(request, core, slug)  # shows the request awaiting approval
     return redirect(f"/admin/tenants/{slug}")
 
 
@@ -293,152 +307,6 @@ async def tenant_plugin(
     except ManifestError as exc:
         return await _edit_page(request, core, slug, f"{exc.field}: {exc.message}", 422)
     return redirect(f"/admin/tenants/{slug}")
-
-
-async def _users_page(request: Request[Any, Any, Any], core: CoreState, **extra: Any) -> Template:
-    t = translator(request_locale(request))
-    async with core.db.session() as session:
-        users = (await session.exec(select(User).order_by(col(User.email)))).all()
-        grants = (await session.exec(select(RoleGrant))).all()
-        slugs = {x.id: x.slug for x in (await session.exec(select(Tenant))).all()}
-    by_user: dict[int, list[dict[str, Any]]] = {}
-    for g in grants:
-        by_user.setdefault(g.user_id, []).append(
-            {"role": g.role, "tenant": slugs.get(g.tenant_id) if g.tenant_id else None}
-        )
-    rows = [
-        {"id": u.id, "email": u.email, "name": u.display_name, "grants": by_user.get(u.id or 0, [])}
-        for u in users
-    ]
-    return await page(
-        request,
-        "admin/users.html",
-        title=t.gettext("Users and roles"),
-        users=rows,
-        roles=[*PLATFORM_ROLES, *TENANT_ROLES],
-        tenants=await _tenant_rows(core),
-        **extra,
-    )
-
-
-@get("/admin/users", opt={"permission": "user:manage"}, include_in_schema=False)
-async def users_page(request: Request[Any, Any, Any], core: NamedDependency[CoreState]) -> Template:
-    return await _users_page(request, core)
-
-
-@post("/admin/users", opt={"permission": "user:manage"}, include_in_schema=False, status_code=200)
-async def user_create(
-    request: Request[Any, Any, Any], core: NamedDependency[CoreState]
-) -> Template:
-    data = await form_data(request)
-    password = secrets.token_urlsafe(12)
-    try:
-        async with core.db.session() as session:
-            user = await create_user(session, data.get("email", ""), data.get("name", "")[:200])
-            user.password_hash = hash_password(password)
-    except IdentityError as exc:
-        return await _users_page(request, core, flash=str(exc), flash_kind="error", status_code=422)
-    return await _users_page(request, core, new_password=password)
-
-
-@post("/admin/grants", opt={"permission": "user:manage"}, include_in_schema=False, status_code=200)
-async def grant_create(request: Request[Any, Any, Any], core: NamedDependency[CoreState]) -> Any:
-    data = await form_data(request)
-    try:
-        async with core.db.session() as session:
-            await grant_role(
-                session, data.get("email", ""), data.get("role", ""), data.get("tenant") or None
-            )
-    except IdentityError as exc:
-        return await _users_page(request, core, flash=str(exc), flash_kind="error", status_code=422)
-    return redirect("/admin/users")
-
-
-@post(
-    "/admin/users/{user_id:int}/revoke", opt={"permission": "user:manage"}, include_in_schema=False
-)
-async def grant_revoke(
-    request: Request[Any, Any, Any], user_id: FromPath[int], core: NamedDependency[CoreState]
-) -> Redirect:
-    data = await form_data(request)
-    async with core.db.session() as session:
-        user = await session.get(User, user_id)
-        if user is None:
-            raise ApiError(404, "No such user.")
-        await revoke_role(session, user.email, data.get("role", ""), data.get("tenant") or None)
-    return redirect("/admin/users")
-
-
-async def _tokens_page(request: Request[Any, Any, Any], core: CoreState, **extra: Any) -> Template:
-    t = translator(request_locale(request))
-    async with core.db.session() as session:
-        tokens = (await session.exec(select(ApiToken).order_by(col(ApiToken.id).desc()))).all()
-        emails = {u.id: u.email for u in (await session.exec(select(User))).all()}
-        slugs = {x.id: x.slug for x in (await session.exec(select(Tenant))).all()}
-    rows = [
-        {
-            "id": k.id,
-            "prefix": k.prefix,
-            "user": emails.get(k.user_id, "?"),
-            "tenant": slugs.get(k.tenant_id) if k.tenant_id else None,
-            "expires_at": k.expires_at,
-            "revoked": k.revoked_at is not None,
-        }
-        for k in tokens
-    ]
-    return await page(
-        request,
-        "admin/tokens.html",
-        title=t.gettext("API tokens"),
-        tokens=rows,
-        tenants=await _tenant_rows(core),
-        **extra,
-    )
-
-
-@get("/admin/tokens", opt={"permission": "token:manage"}, include_in_schema=False)
-async def tokens_page(
-    request: Request[Any, Any, Any], core: NamedDependency[CoreState]
-) -> Template:
-    return await _tokens_page(request, core)
-
-
-@post("/admin/tokens", opt={"permission": "token:manage"}, include_in_schema=False, status_code=200)
-async def token_create(
-    request: Request[Any, Any, Any], core: NamedDependency[CoreState]
-) -> Template:
-    data = await form_data(request)
-    days = data.get("days", "30")
-    try:
-        async with core.db.session() as session:
-            token = await create_token(
-                session,
-                data.get("email", ""),
-                tenant_slug=data.get("tenant") or None,
-                expires_days=int(days) if days.isdigit() else 30,
-            )
-    except IdentityError as exc:
-        return await _tokens_page(
-            request, core, flash=str(exc), flash_kind="error", status_code=422
-        )
-    return await _tokens_page(request, core, new_token=token)
-
-
-@post(
-    "/admin/tokens/{token_id:int}/revoke",
-    opt={"permission": "token:manage"},
-    include_in_schema=False,
-)
-async def token_revoke(token_id: FromPath[int], core: NamedDependency[CoreState]) -> Redirect:
-    from core.audit.log import record
-
-    async with core.db.session() as session:
-        token = await session.get(ApiToken, token_id)
-        if token is None:
-            raise ApiError(404, "No such token.")
-        token.revoked_at = utcnow()
-        await record(session, "token.revoke", object_type="token", object_id=token_id)
-    return redirect("/admin/tokens")
 
 
 @get("/admin/security", opt={"permission": "alert:read"}, include_in_schema=False)
@@ -521,13 +389,6 @@ ADMIN_PAGES = [
     tenant_edit,
     tenant_update,
     tenant_plugin,
-    users_page,
-    user_create,
-    grant_create,
-    grant_revoke,
-    tokens_page,
-    token_create,
-    token_revoke,
     security_page,
     audit_page,
 ]

@@ -3,7 +3,6 @@ export approvals and their viewers, and nothing of any other client."""
 
 from __future__ import annotations
 
-import secrets
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -15,11 +14,14 @@ from litestar.response import Redirect, Template
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.approvals.models import Status
+from core.approvals.routes import invitation_url
+from core.approvals.rules import ApprovalError
+from core.approvals.service import Requester, request_grant, requests, revoke
 from core.audit.log import record
 from core.audit.models import AuditEvent
 from core.audit.routes import _events, _query
 from core.identity.models import RoleGrant, User
-from core.identity.passwords import hash_password
 from core.identity.service import Principal, tenant_domain
 from core.plugins.models import TenantPlugin
 from core.security import exports
@@ -121,7 +123,13 @@ async def portal_home(
         sections=sections,
         can_approve=_allowed(request, core, principal, "export:approve"),
         can_manage=_allowed(request, core, principal, "viewer:manage"),
+        pending_requests=await _pending_requests(core, ctx.id),
     )
+
+
+async def _pending_requests(core: CoreState, tenant_id: int) -> int:
+    async with core.db.session() as platform:
+        return len(await requests(platform, tenant_id=tenant_id, status=Status.PENDING))
 
 
 def _day(value: str | None) -> datetime | None:
@@ -297,29 +305,36 @@ async def viewer_add(
     request: Request[Any, Any, Any],
     core: NamedDependency[CoreState],
     ctx: NamedDependency[TenantContext],
+    principal: NamedDependency[Principal],
 ) -> Template:
-    """Add a viewer of this client only; a new account gets a first password shown once."""
-    from core.identity.service import IdentityError, create_user, grant_role
+    """Add a viewer of this client only (masked reports and the access log). A new account
+    gets a one-time invitation link with which the viewer chooses their own password."""
+    from core.identity.service import IdentityError, create_user, invite
 
     data = await form_data(request)
     t = translator(request_locale(request))
     email = data.get("email", "").strip().lower()
-    password = None
+    invitation = None
     try:
         async with core.db.session() as platform:
             user = (await platform.exec(select(User).where(User.email == email))).first()
             if user is None:
-                user = await create_user(platform, email, data.get("name", "")[:200])
-                password = secrets.token_urlsafe(12)
-                user.password_hash = hash_password(password)
-            await grant_role(platform, email, "client_viewer", ctx.slug)
-    except IdentityError as exc:
+                user = await create_user(
+                    platform, email, data.get("name", ""), created_by=principal.user_id
+                )
+                invitation = invitation_url(
+                    request, await invite(platform, user, created_by=principal.user_id)
+                )
+            await request_grant(
+                platform, Requester(principal.user_id, "web"), email, "client_viewer", ctx.slug
+            )
+    except (IdentityError, ApprovalError) as exc:
         return await page(
             request,
             "portal/viewers.html",
             title=t.gettext("Our viewers"),
             viewers=await _viewers(core, ctx.id),
-            flash=str(exc),
+            flash=exc.message if isinstance(exc, ApprovalError) else str(exc),
             flash_kind="error",
             status_code=422,
         )
@@ -328,8 +343,8 @@ async def viewer_add(
         "portal/viewers.html",
         title=t.gettext("Our viewers"),
         viewers=await _viewers(core, ctx.id),
-        new_password=password,
-        flash=None if password else t.gettext("The viewer was added."),
+        invitation=invitation,
+        flash=None if invitation else t.gettext("The viewer was added."),
         flash_kind="ok",
     )
 
@@ -345,14 +360,12 @@ async def viewer_remove(
     core: NamedDependency[CoreState],
     ctx: NamedDependency[TenantContext],
 ) -> Redirect:
-    from core.identity.service import revoke_role
-
     async with core.db.session() as platform:
         user = await platform.get(User, user_id)
         if user is None:
             raise ApiError(404, "No such viewer.")
         # only this client's viewer role, never anything else the person holds
-        if not await revoke_role(platform, user.email, "client_viewer", ctx.slug):
+        if not await revoke(platform, user.email, "client_viewer", ctx.slug):
             raise ApiError(404, "No such viewer.")
     return redirect(f"/t/{ctx.slug}/portal/viewers")
 

@@ -92,7 +92,8 @@ async def test_untouched_chains_verify(
 ) -> None:
     result = await verify_all(db, settings)
     assert result.ok
-    assert {r.chain: r.events for r in result.reports}[f"t:{chain.id}"] == 30
+    # the tenant's first event records the security settings it was created with; 30 reads
+    assert {r.chain: r.events for r in result.reports}[f"t:{chain.id}"] == 31
 
 
 async def test_random_single_byte_changes_are_caught(
@@ -223,7 +224,7 @@ async def test_checkpoint_with_a_forged_signature_is_refused(
     from core.audit.checkpoint import CheckpointError
 
     path: Path = await write_checkpoint(db, settings)
-    path.write_text(path.read_text().replace('"seq": 30', '"seq": 29'))
+    path.write_text(path.read_text().replace('"seq": 31', '"seq": 30'))
     with pytest.raises(CheckpointError):
         await verify_all(db, settings, chain.id)
 

@@ -74,9 +74,13 @@ def test_users_grants_and_tokens(invoke) -> None:  # type: ignore[no-untyped-def
     )
     again = invoke("user", "create", "op@example.jp", "--no-password")
     assert again.exit_code != 0 and "exists already" in again.output
+    asked = invoke("user", "grant", "op@example.jp", "operator", "--tenant", "aoba-city").output
+    assert "requested (request" in asked and "client_admin or a security_officer" in asked
+    again = invoke("user", "grant", "op@example.jp", "operator", "--tenant", "aoba-city")
+    assert again.exit_code != 0 and "awaits approval" in again.output
     assert (
         "granted"
-        in invoke("user", "grant", "op@example.jp", "operator", "--tenant", "aoba-city").output
+        in invoke("user", "grant", "op@example.jp", "client_viewer", "--tenant", "aoba-city").output
     )
     assert (
         invoke("user", "grant", "op@example.jp", "operator").exit_code != 0
@@ -85,8 +89,14 @@ def test_users_grants_and_tokens(invoke) -> None:  # type: ignore[no-untyped-def
     assert token.startswith("mdg_") and len(token) > 40
     assert (
         "revoked"
-        in invoke("user", "revoke", "op@example.jp", "operator", "--tenant", "aoba-city").output
+        in invoke(
+            "user", "revoke", "op@example.jp", "client_viewer", "--tenant", "aoba-city"
+        ).output
     )
+    assert (
+        "nothing to change"
+        in invoke("user", "revoke", "op@example.jp", "operator", "--tenant", "aoba-city").output
+    )  # never granted: it still awaits approval
 
 
 def test_db_current_reports_head(invoke) -> None:  # type: ignore[no-untyped-def]

@@ -19,6 +19,7 @@ from core.tenancy.context import TenantContext
 PLATFORM_TABLES_WITH_TENANT_SCOPE = {
     "role_grant": "which tenant a role is granted in",
     "api_token": "which tenant a token is bound to",
+    "change_request": "which tenant a request for access or for a security change concerns",
 }
 
 

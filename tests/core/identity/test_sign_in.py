@@ -13,10 +13,10 @@ from core.db.base import utcnow
 from core.db.engine import Database
 from core.identity.models import LoginSession, User
 from core.identity.passwords import hash_password
-from core.identity.service import create_user, enrol_totp, grant_role
+from core.identity.service import create_user, enrol_totp
 from core.pii.keyring import KeyRing
 from core.settings import Settings
-from tests.conftest import World
+from tests.conftest import World, grant
 
 PASSWORD = "まどぐち-correct-horse-42"
 
@@ -25,8 +25,8 @@ async def make_user(db: Database, email: str, *grants: tuple[str, str | None]) -
     async with db.session() as session:
         user = await create_user(session, email)
         user.password_hash = hash_password(PASSWORD)
-        for role, slug in grants:
-            await grant_role(session, email, role, slug)
+    for role, slug in grants:
+        await grant(db, email, role, slug)
 
 
 async def login(app: Any, email: str, password: str = PASSWORD, totp: str | None = None) -> Any:
@@ -129,9 +129,9 @@ async def test_api_token_expiry_and_revoked_grants(app: Any, db: Database, world
     headers = world.headers["a:operator"]
     assert (await app.get(url, headers=headers)).status_code == 200
     async with db.session() as session:
-        from core.identity.service import revoke_role
+        from core.approvals.service import revoke
 
-        await revoke_role(session, "operator@alpha-shoji.example.jp", "operator", world.a.slug)
+        await revoke(session, "operator@alpha-shoji.example.jp", "operator", world.a.slug)
     assert (await app.get(url, headers=headers)).status_code == 404
     async with db.session() as session:
         for token in (await session.exec(select(ApiToken))).all():

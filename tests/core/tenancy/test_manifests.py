@@ -109,12 +109,12 @@ async def test_failure_inside_the_transaction_rolls_back_every_tenant(
     original = service._apply_one
     calls = 0
 
-    async def fail_on_last(session, spec):  # type: ignore[no-untyped-def]
+    async def fail_on_last(session, spec, by):  # type: ignore[no-untyped-def]
         nonlocal calls
         calls += 1
         if calls == len(specs):
             raise RuntimeError("disk full")
-        return await original(session, spec)
+        return await original(session, spec, by)
 
     monkeypatch.setattr(service, "_apply_one", fail_on_last)
     with pytest.raises(RuntimeError):

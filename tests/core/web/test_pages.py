@@ -12,8 +12,7 @@ from core.db.base import utcnow
 from core.db.engine import Database
 from core.identity.models import LoginSession, RoleGrant, User
 from core.identity.passwords import hash_password
-from core.identity.service import grant_role
-from tests.conftest import World
+from tests.conftest import World, grant
 
 PASSWORD = "ページ試験用の長い合言葉です"
 
@@ -106,14 +105,14 @@ async def test_client_admin_manages_only_their_own_viewers(
         data={"_csrf": token, "email": "new.viewer@alpha.example.jp", "name": "新人"},
     )
     assert added.status_code == 200, added.text[:3000]
-    assert re.search(r'data-testid="new-password">[^<]{12,}<', added.text)
+    assert re.search(r'data-testid="invitation-url">http[^<]+/invite/[^<]{20,}<', added.text)
     async with db.session() as session:
         user = (
             await session.exec(select(User).where(User.email == "new.viewer@alpha.example.jp"))
         ).one()
         grants = (await session.exec(select(RoleGrant).where(RoleGrant.user_id == user.id))).all()
-        # someone who also works for tenant B keeps that role when removed here
-        await grant_role(session, user.email, "client_viewer", world.b.slug)
+    # someone who also works for tenant B keeps that role when removed here
+    await grant(db, user.email, "client_viewer", world.b.slug)
     assert [(g.role, g.tenant_id) for g in grants] == [("client_viewer", world.a.id)]
     removed = await app.post(
         f"/t/{world.a.slug}/portal/viewers/{user.id}/remove",
@@ -131,7 +130,16 @@ async def test_client_admin_manages_only_their_own_viewers(
     assert foreign.status_code == 404
 
 
-async def test_admin_console_pages_work_for_their_roles(app: Any, world: World) -> None:
+async def roles_of(db: Database, email: str) -> list[tuple[str, int | None]]:
+    async with db.session() as session:
+        user = (await session.exec(select(User).where(User.email == email))).one()
+        grants = (await session.exec(select(RoleGrant).where(RoleGrant.user_id == user.id))).all()
+    return [(g.role, g.tenant_id) for g in grants]
+
+
+async def test_admin_console_pages_work_for_their_roles(
+    app: Any, db: Database, world: World
+) -> None:
     admin, officer = world.headers["platform_admin"], world.headers["security_officer"]
     for path in (
         "/admin",
@@ -148,27 +156,31 @@ async def test_admin_console_pages_work_for_their_roles(app: Any, world: World) 
     created = await app.post(
         "/admin/users", headers=admin, data={"email": "sv.new@bpo.example.jp", "name": "新任 SV"}
     )
-    assert re.search(r'data-testid="new-password">[^<]{12,}<', created.text)
+    assert re.search(r'data-testid="invitation-url">http[^<]+/invite/[^<]{20,}<', created.text)
     granted = await app.post(
         "/admin/grants",
         headers=admin,
-        follow_redirects=False,
         data={"email": "sv.new@bpo.example.jp", "role": "supervisor", "tenant": world.a.slug},
     )
-    assert granted.status_code == 303
-    assert "supervisor @ alpha-shoji" in (await app.get("/admin/users", headers=admin)).text
+    assert granted.status_code == 200 and "承認後に有効" in granted.text  # awaits approval
+    assert await roles_of(db, "sv.new@bpo.example.jp") == []
+    approvals = await app.get("/admin/approvals", headers=officer)
+    assert approvals.status_code == 200 and "sv.new@bpo.example.jp" in approvals.text
+    request_id = re.search(r'data-request="(\d+)"', approvals.text)
+    assert request_id is not None
+    decided = await app.post(
+        f"/admin/approvals/{request_id.group(1)}/approve", headers=officer, follow_redirects=False
+    )
+    assert decided.status_code == 303
+    assert await roles_of(db, "sv.new@bpo.example.jp") == [("supervisor", world.a.id)]
     wrong = await app.post(
         "/admin/grants",
         headers=admin,
         data={"email": "sv.new@bpo.example.jp", "role": "supervisor", "tenant": ""},
     )
-    assert wrong.status_code == 422 and "--tenant" in wrong.text
-    token = await app.post(
-        "/admin/tokens",
-        headers=admin,
-        data={"email": "sv.new@bpo.example.jp", "tenant": world.a.slug, "days": "7"},
-    )
-    assert re.search(r'data-testid="new-token">mdg_', token.text)
+    assert wrong.status_code == 422 and "give a tenant" in wrong.text
+    tokens = await app.get("/admin/tokens", headers=admin)
+    assert tokens.status_code == 200 and "Create a token" not in tokens.text
     bad_plugin = await app.post(
         f"/admin/tenants/{world.a.slug}/plugins/voc",
         headers=admin,

@@ -17,7 +17,7 @@ import httpx
 import sqlalchemy as sa
 
 from core.db.migrate import sync_url
-from tests.support import free_port, run_cli
+from tests.support import approve_over_http, free_port, grant_with_cli, run_cli
 
 TOTAL, KILL_AT = 60, (12, 29, 44)
 
@@ -49,11 +49,12 @@ def test_sigkill_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     )
     run_cli(env, "tenant", "apply", str(manifest))
     run_cli(env, "user", "create", "op@bpo.example.jp", "--no-password")
-    run_cli(env, "user", "grant", "op@bpo.example.jp", "operator", "--tenant", "crash-co")
+    asked = grant_with_cli(env, "op@bpo.example.jp", "operator", "crash-co")
     token = run_cli(env, "token", "create", "op@bpo.example.jp").strip()
     port = free_port()
     log = (tmp_path / "server.log").open("ab")
     server = _start(env, port, log)
+    approve_over_http(env, f"http://127.0.0.1:{port}", [asked] if asked else [])
     url = f"http://127.0.0.1:{port}/api/v1/t/crash-co/inquiries"
     acknowledged: dict[str, str] = {}
     lock = threading.Lock()

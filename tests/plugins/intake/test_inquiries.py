@@ -242,14 +242,14 @@ async def test_contact_form_with_spam_protection(
 async def test_a_revoked_grant_refuses_the_next_inquiry_at_once(desk: Any, db: Database) -> None:
     """The gate takes the token's caller from a short cache on this route; the group's
     transaction reads the grants again, so a revoke counts for the very next request."""
-    from core.identity.service import revoke_role
+    from core.approvals.service import revoke
 
     client, headers, _, ctx = desk
     url = "/api/v1/t/honey/inquiries"
     first = await client.post(url, json=BODY, headers=headers["op1"])
     assert first.status_code == 201
     async with db.session() as session:
-        assert await revoke_role(session, "op1@bpo.example.jp", "operator", "honey")
+        assert await revoke(session, "op1@bpo.example.jp", "operator", "honey")
     refused = await client.post(url, json={**BODY, "body": "二件目"}, headers=headers["op1"])
     assert refused.status_code == 404, refused.text  # no role in the tenant: as if none
     async with db.session(ctx) as session:
@@ -292,15 +292,13 @@ async def test_a_burst_of_inquiries_is_stored_once_each_with_shared_customers(
 
 
 async def test_a_new_grant_counts_at_once_despite_the_gate_cache(desk: Any, db: Database) -> None:
-    from core.identity.service import grant_role
-    from tests.conftest import make_token
+    from tests.conftest import grant, make_token
 
     client, _, _, ctx = desk
     newcomer = await make_token(db, "op3@bpo.example.jp")  # no role anywhere yet
     url = "/api/v1/t/honey/inquiries"
     assert (await client.post(url, json=BODY, headers=newcomer)).status_code == 404
-    async with db.session() as session:
-        assert await grant_role(session, "op3@bpo.example.jp", "operator", "honey")
+    await grant(db, "op3@bpo.example.jp", "operator", "honey")
     accepted = await client.post(url, json=BODY, headers=newcomer)
     assert accepted.status_code == 201, accepted.text
     async with db.session(ctx) as session:
