@@ -5,10 +5,11 @@ from core.identity.models import ApiToken, LoginSession, RoleGrant, User
 from core.jobs.models import Job
 from core.pii.models import Canary, Customer, TenantKey
 from core.plugins.models import TenantPlugin
-from core.security.models import ExportRequest, SecurityAlert
+from core.security.models import AccessCount, ExportRequest, SecurityAlert
 from core.tenancy.models import Tenant
 
 __all__ = [
+    "AccessCount",
     "ApiToken",
     "AuditEvent",
     "AuditHead",
