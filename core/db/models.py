@@ -3,7 +3,7 @@
 from core.audit.models import AuditEvent, AuditHead, PlatformAuditEvent, PlatformAuditHead
 from core.identity.models import ApiToken, LoginSession, RoleGrant, User
 from core.jobs.models import Job
-from core.pii.models import Canary, Customer, TenantKey
+from core.pii.models import Canary, Customer, PurposeNote, TenantKey
 from core.plugins.models import TenantPlugin
 from core.security.models import AccessCount, ExportRequest, SecurityAlert
 from core.tenancy.models import Tenant
@@ -20,6 +20,7 @@ __all__ = [
     "LoginSession",
     "PlatformAuditEvent",
     "PlatformAuditHead",
+    "PurposeNote",
     "RoleGrant",
     "SecurityAlert",
     "Tenant",

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from core.audit.purposes import NOTE_MAX_LENGTH, REVEAL_PURPOSES
+
 __all__ = ["CustomerIn", "CustomerOut", "CustomerSearch", "MergeRequest", "RevealRequest"]
 
 
@@ -38,7 +40,18 @@ class CustomerSearch(BaseModel):
 
 class RevealRequest(BaseModel):
     fields: list[str] = Field(min_length=1, max_length=7)
-    purpose: str = Field(min_length=1, max_length=500)
+    purpose: str = Field(
+        min_length=1,
+        max_length=32,
+        description="why: one of the codes of the reveal purposes",
+        json_schema_extra={"enum": list(REVEAL_PURPOSES.codes)},
+    )
+    note: str | None = Field(
+        default=None,
+        max_length=NOTE_MAX_LENGTH,
+        description="optional free text (required for other), sealed; the client sees only "
+        "that there is a note",
+    )
 
 
 class MergeRequest(BaseModel):
