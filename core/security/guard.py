@@ -198,8 +198,10 @@ async def check_limits(
         soft, hard = tenant.reveal_soft_limit, tenant.reveal_hard_limit
     else:
         soft, hard = tenant.read_soft_limit, tenant.read_hard_limit
-    await hold_chain(session)
-    after = await _count(session, ctx, user, action, count, hard or NO_LIMIT) if count else 0
+    after: int | None = 0
+    if count:  # an empty list shows nothing: nothing to count
+        await hold_chain(session)
+        after = await _count(session, ctx, user, action, count, hard or NO_LIMIT)
     if after is None:
 
         async def refused(target: AsyncSession) -> None:
