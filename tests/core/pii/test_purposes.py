@@ -124,7 +124,7 @@ async def test_a_note_cannot_be_moved_to_another_event_and_survives_key_rotation
     assert await open_note(db, settings, world, first.note_uid) == NOTE
     # a database administrator gives the first event the second one's note: it will not open
     async with db.session(world.a) as session:
-        await session.execute(
+        await session.exec(
             sa.update(PurposeNote)
             .where(PurposeNote.uid == first.note_uid)
             .values(
