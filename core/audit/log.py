@@ -32,6 +32,7 @@ __all__ = [
     "AuditEntry",
     "acting_as",
     "current_actor",
+    "hold_chain",
     "record",
     "record_many",
     "set_actor",
@@ -124,6 +125,18 @@ async def _advance_head(
         row = (await run_statement(session, chain.reserve, params)).first()
         assert row is not None
     return int(row[0]) - count + 1, str(row[1])
+
+
+async def hold_chain(session: AsyncSession) -> None:
+    """Take the session's chain head now; like an append, it is held until the transaction
+    ends. For a caller about to lock rows of its own before it appends (the hourly access
+    counts): every audited transaction then takes the head before such rows, and two cannot
+    deadlock by taking the head and one of those rows in opposite orders (PostgreSQL)."""
+    tenant_id = session_tenant_id(session.sync_session)
+    if tenant_id is not None:
+        await _advance_head(session, _TENANT_CHAIN, {"tenant_id": tenant_id}, 0)
+    else:
+        await _advance_head(session, _PLATFORM_CHAIN, {"id": 1}, 0)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from core.audit.log import record
 from core.audit.models import AuditEvent
+from core.audit.purposes import describe
 from core.identity.models import User
 from core.web.errors import ApiError
 from core.web.state import CoreState
@@ -47,7 +48,9 @@ class AccessEvent(BaseModel):
     object_type: str
     object_id: str
     fields: list[str]
-    purpose: str
+    purpose: str  # a purpose's code (core.audit.purposes), or older events' text
+    purpose_label: dict[str, str] | None  # {"ja": ..., "en": ...} for a code
+    purpose_note: bool  # a sealed note was given with the purpose
     outcome: str
     request_id: str
     client_addr: str
@@ -86,6 +89,7 @@ async def _events(
         async with core.db.session() as platform:
             users = (await platform.exec(select(User).where(col(User.id).in_(ids)))).all()
             names = {u.id: u.email for u in users if u.id is not None}
+    shown = [describe(r.purpose) for r in rows]
     return [
         AccessEvent(
             seq=r.seq,
@@ -96,12 +100,14 @@ async def _events(
             object_type=r.object_type,
             object_id=r.object_id,
             fields=r.fields,
-            purpose=r.purpose,
+            purpose=purpose.purpose,
+            purpose_label=purpose.label,
+            purpose_note=purpose.note,
             outcome=r.outcome,
             request_id=r.request_id,
             client_addr=r.client_addr,
         )
-        for r in rows
+        for r, purpose in zip(rows, shown, strict=True)
     ]
 
 

@@ -4,12 +4,13 @@ from core.approvals.models import ChangeRequest
 from core.audit.models import AuditEvent, AuditHead, PlatformAuditEvent, PlatformAuditHead
 from core.identity.models import ApiToken, Invitation, LoginSession, RoleGrant, User
 from core.jobs.models import Job
-from core.pii.models import Canary, Customer, TenantKey
+from core.pii.models import Canary, Customer, PurposeNote, TenantKey
 from core.plugins.models import TenantPlugin
-from core.security.models import ExportRequest, SecurityAlert
+from core.security.models import AccessCount, ExportRequest, SecurityAlert
 from core.tenancy.models import Tenant
 
 __all__ = [
+    "AccessCount",
     "ApiToken",
     "AuditEvent",
     "AuditHead",
@@ -22,6 +23,7 @@ __all__ = [
     "LoginSession",
     "PlatformAuditEvent",
     "PlatformAuditHead",
+    "PurposeNote",
     "RoleGrant",
     "SecurityAlert",
     "Tenant",

@@ -2,8 +2,9 @@
 
 * Writes seal each field under the tenant's data key, bound to (tenant, table, column, uid).
 * Reads return masked values and leave one ``pii.read`` audit event per record shown.
-* Reveals need a purpose, leave a ``pii.reveal`` event naming the fields and the purpose, are
-  held to the tenant's hourly limits, and raise an alert when they touch a canary customer.
+* Reveals need a purpose from :data:`core.audit.purposes.REVEAL_PURPOSES` (and may carry a
+  note, sealed), leave a ``pii.reveal`` event naming the fields and the purpose, are held to the
+  tenant's hourly limits, and raise an alert when they touch a canary customer.
 
 The route decides who may call which method (``customer:read``, ``pii:reveal``); the accessor
 decides how, and records it in the same transaction as the read.
@@ -20,6 +21,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.audit.log import Actor, AuditEntry, record, record_many
+from core.audit.purposes import REVEAL_PURPOSES, PurposeRequired, StatedPurpose, Vocabulary
 from core.crypto.sealing import blind_index, open_field, seal_field, sealed_version
 from core.db.base import new_uid, tenant_scoped_models, utcnow
 from core.db.engine import Database
@@ -27,7 +29,7 @@ from core.db.statements import TENANT, TenantStatement
 from core.db.statements import run as run_statement
 from core.pii.fields import mask, normalise
 from core.pii.keyring import KeyRing
-from core.pii.models import Customer
+from core.pii.models import Customer, PurposeNote
 from core.security.guard import check_canaries, check_limits
 from core.tenancy.context import TenantContext
 from core.tenancy.models import Tenant
@@ -36,16 +38,11 @@ __all__ = ["CustomerRef", "PersonalData", "PurposeRequired", "UnknownField"]
 
 FIELDS: Mapping[str, str] = Customer.__pii__
 INDEXED = {"phone": "phone_index", "email": "email_index"}
-MIN_PURPOSE = 4
 
 
 class CustomerRef(NamedTuple):
     id: int
     uid: str
-
-
-class PurposeRequired(ValueError):
-    """A reveal without a stated purpose."""
 
 
 class UnknownField(ValueError):
@@ -266,6 +263,22 @@ class PersonalData:
         key = await self.keyring.key_version(self.session, self.tenant.id, sealed_version(sealed))
         return open_field(key, self.tenant.id, table, column, uid, sealed)
 
+    async def state_purpose(
+        self, vocabulary: Vocabulary, code: str, note: str | None = None
+    ) -> str:
+        """The ``purpose`` to record for an access done for ``code`` of ``vocabulary``, with
+        ``note`` (free text, optional unless the purpose needs one) sealed in a row of its own
+        in this transaction. Raises :class:`PurposeRequired` before writing anything."""
+        text = note.strip() if note else None
+        vocabulary.choose(code, text or None)
+        if not text:
+            return StatedPurpose(code).stored()
+        uid = new_uid()
+        sealed = await self.seal_text(PurposeNote.__tablename__, "note", uid, text)
+        assert sealed is not None
+        self.session.add(PurposeNote(tenant_id=self.tenant.id, uid=uid, note=sealed))
+        return StatedPurpose(code, uid).stored()
+
     # -- finding ---------------------------------------------------------------------------
 
     async def find(self, *, phone: str | None = None, email: str | None = None) -> list[Customer]:
@@ -384,15 +397,15 @@ class PersonalData:
         customer: Customer,
         fields: Iterable[str],
         purpose: str,
+        note: str | None = None,
     ) -> dict[str, str | None]:
-        """Plaintext of the named fields, for a stated purpose; audited and limited."""
+        """Plaintext of the named fields, for a purpose of :data:`REVEAL_PURPOSES` (its code)
+        with an optional note (sealed); audited and limited."""
         wanted = sorted(set(fields))
         unknown = [f for f in wanted if f not in FIELDS]
         if unknown or not wanted:
             raise UnknownField(unknown[0] if unknown else "fields")
-        purpose = purpose.strip()
-        if len(purpose) < MIN_PURPOSE:
-            raise PurposeRequired("state why you need to see these fields")
+        REVEAL_PURPOSES.choose(purpose, note.strip() if note else None)  # refused before counting
         await check_limits(self.session, await self._tenant_row(), self.tenant, "pii.reveal", 1)
         assert customer.id is not None
         await check_canaries(self.session, self.tenant, [customer.id], "pii.reveal")
@@ -403,7 +416,7 @@ class PersonalData:
             object_type="customer",
             object_id=customer.uid,
             fields=wanted,
-            purpose=purpose,
+            purpose=await self.state_purpose(REVEAL_PURPOSES, purpose, note),
         )
         return values
 

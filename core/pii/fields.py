@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["KINDS", "mask", "normalise"]
+__all__ = ["KINDS", "mask", "normalise", "one_line", "single_address"]
 
 KINDS = ("name", "phone", "email", "address", "birth_date", "free_text")
 _DASHES = re.compile(r"[\s\-‐‑‒–—―ー－()（）]")
@@ -25,6 +25,37 @@ def normalise(kind: str, value: str) -> str:
     if kind == "email":
         return text.lower()
     return re.sub(r"\s+", " ", text)
+
+
+# line breaks of every kind (CR/LF break mail headers and log lines) and other control
+# characters; a tab is as unwelcome in a name as a newline
+_BREAKS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+# One address: a local part of anything but spaces, brackets, quotes, separators and "@"
+# (dots anywhere: Japanese carriers issued addresses such as taro..x.@docomo.ne.jp, which a
+# strict RFC 5322 check refuses though mail to them is delivered), "@", and a domain of two or
+# more dot-separated labels. No display names, no lists: "a@x, b@y" and "A <a@x>" are refused.
+_LABEL = r"[^\W_](?:(?:[^\W_]|-){0,61}[^\W_])?"  # letters and digits, inner hyphens
+_ADDRESS = re.compile(
+    r"[^\s@<>()\[\],;:\"\\]{1,64}"
+    rf"@(?=.{{1,253}}$)(?:{_LABEL}\.)+(?=[^\W\d_]){_LABEL}"  # a top-level label not all digits
+)
+
+
+def one_line(value: str) -> str:
+    """``value`` if it is one line with no control characters; else ValueError (whose
+    message never repeats the value)."""
+    if _BREAKS.search(value):
+        raise ValueError("must be a single line without control characters")
+    return value
+
+
+def single_address(value: str) -> str:
+    """Exactly one e-mail address, folded with NFKC (full-width ＠ and letters, as typed on
+    Japanese keyboards) and trimmed; else ValueError (whose message never repeats it)."""
+    text = unicodedata.normalize("NFKC", one_line(value)).strip()
+    if not _ADDRESS.fullmatch(text):
+        raise ValueError("must be exactly one e-mail address, such as name@example.jp")
+    return text
 
 
 def _mask_phone(value: str) -> str:

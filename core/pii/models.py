@@ -10,7 +10,7 @@ from sqlmodel import Field
 
 from core.db.base import TenantScoped, TZDateTime, tenant_id_field, utcnow
 
-__all__ = ["Canary", "Customer", "TenantKey"]
+__all__ = ["Canary", "Customer", "PurposeNote", "TenantKey"]
 
 
 class TenantKey(TenantScoped, table=True):
@@ -76,3 +76,17 @@ class Canary(TenantScoped, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     customer_id: int = Field(foreign_key="customer.id")
+
+
+class PurposeNote(TenantScoped, table=True):
+    """The free-text note given with a purpose (:mod:`core.audit.purposes`), sealed: its audit
+    event names it by ``uid`` (so the chain covers which note belongs to the event) and the
+    seal is bound to that uid (so the text cannot be edited or moved to another event)."""
+
+    __tablename__ = "purpose_note"
+    __sealed_text__: ClassVar[tuple[str, ...]] = ("note",)
+
+    id: int | None = Field(default=None, primary_key=True)
+    uid: str = Field(max_length=36, unique=True)
+    note: str = Field(sa_type=sa.Text)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)

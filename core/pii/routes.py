@@ -154,10 +154,10 @@ class CustomerController(Controller):
         if customer is None:
             raise ApiError(404, "No such customer.")
         try:
-            values = await pd.reveal(customer, data.fields, data.purpose)
+            values = await pd.reveal(customer, data.fields, data.purpose, data.note)
         except PurposeRequired as exc:
             raise ApiError(
-                422, "閲覧目的を入力してください。 State a purpose.", field="purpose"
+                422, f"閲覧目的を一覧から選んでください。 Choose a purpose: {exc}", field=exc.field
             ) from exc
         except UnknownField as exc:
             raise ApiError(422, f"Not a personal field: {exc}", field="fields") from exc

@@ -1,15 +1,16 @@
-"""Security alerts and four-eyes export requests."""
+"""Security alerts, four-eyes export requests and the counts behind the hourly limits."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import ClassVar
 
+import sqlalchemy as sa
 from sqlmodel import Field
 
-from core.db.base import TenantScoped, TZDateTime, utcnow
+from core.db.base import TenantScoped, TZDateTime, tenant_id_field, utcnow
 
-__all__ = ["ExportRequest", "SecurityAlert"]
+__all__ = ["AccessCount", "ExportRequest", "SecurityAlert"]
 
 
 class SecurityAlert(TenantScoped, table=True):
@@ -45,3 +46,20 @@ class ExportRequest(TenantScoped, table=True):
     decided_at: datetime | None = Field(default=None, sa_type=TZDateTime)
     expires_at: datetime | None = Field(default=None, sa_type=TZDateTime)
     downloaded_at: datetime | None = Field(default=None, sa_type=TZDateTime)
+
+
+class AccessCount(TenantScoped, table=True):
+    """A user's accesses of one kind in one clock hour, and the hour its once-an-hour alert
+    was last raised. Limits and alerts are conditional updates of this row (see
+    :mod:`core.security.guard`), so requests arriving together cannot all pass one count."""
+
+    __tablename__ = "access_count"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "user_id", "kind"),)
+    tenant_id: int = tenant_id_field(index=False)  # the unique key leads with it
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int  # 0: no signed-in user (the CLI, a job)
+    kind: str = Field(max_length=32)  # pii.read, pii.reveal, off_hours
+    hour: int = Field(default=0)  # hours since 1970-01-01 UTC (Japan's hours start with them)
+    count: int = Field(default=0)  # accesses in ``hour``
+    alerted_hour: int | None = Field(default=None)  # the soft-limit or off-hours alert

@@ -67,7 +67,7 @@ def test_operator_switches_between_two_clients_and_the_banner_follows(
     masked = page.get_by_test_id("customer-name").inner_text()
     assert "**" in masked
     page.get_by_label("電話番号").check()
-    page.get_by_label("閲覧目的").fill("折り返し電話のため")
+    page.get_by_label("閲覧目的").select_option("callback")
     page.get_by_role("button", name="表示する").click()
     revealed = page.get_by_test_id("revealed-phone").inner_text()
     assert re.fullmatch(r"0\d{10}", revealed)

@@ -60,7 +60,7 @@ async def test_no_role_of_one_tenant_opens_another_tenants_pages(
                 method,
                 url,
                 headers=world.headers[caller],
-                data={"purpose": "確認のため", "fields": "phone"},
+                data={"purpose": "identity", "fields": "phone"},
             )
             if response.status_code < 400:
                 successes.append((caller, method, path))

@@ -1,4 +1,5 @@
-"""The operator workspace: a client's home, its customers (masked), reveal with a purpose."""
+"""The operator workspace: a client's home, its customers (masked), reveal for a purpose
+chosen from a list."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from litestar.response import Template
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.audit.purposes import NOTE_MAX_LENGTH, REVEAL_PURPOSES
 from core.identity.service import Principal, tenant_domain
 from core.pii.access import PersonalData, PurposeRequired, UnknownField
 from core.pii.models import Customer
@@ -159,6 +161,8 @@ async def _customer_page(
         fields=_fields(request),
         revealed=revealed,
         can_reveal=can_reveal,
+        purposes=[(p.code, p.label(t.locale), p.needs_note) for p in REVEAL_PURPOSES],
+        note_max=NOTE_MAX_LENGTH,
         customer_label=shown["name"] or uid[:8],
         flash=flash,
         flash_kind="error" if flash else None,
@@ -198,15 +202,15 @@ async def customer_reveal(
 ) -> Template:
     form = await request.form()
     fields = [v for v in form.getall("fields")] if hasattr(form, "getall") else []
-    purpose = form.get("purpose") or ""
+    purpose, note = form.get("purpose") or "", form.get("note") or ""
     t = translator(request_locale(request))
     pd = PersonalData(core.db, session, core.keyring, ctx)
     customer = await pd.by_uid(uid)
     if customer is None:
         raise ApiError(404, "No such customer.")
     try:
-        values = await pd.reveal(customer, [str(f) for f in fields], str(purpose))
-    except PurposeRequired:
+        values = await pd.reveal(customer, [str(f) for f in fields], str(purpose), str(note))
+    except PurposeRequired as exc:
         return await _customer_page(
             request,
             core,
@@ -214,7 +218,9 @@ async def customer_reveal(
             ctx,
             principal,
             uid,
-            flash=t.gettext("State the purpose (at least 4 characters)."),
+            flash=t.gettext("Add a note for this purpose (at most 500 characters).")
+            if exc.field == "note"
+            else t.gettext("Choose the purpose from the list."),
         )
     except UnknownField:
         return await _customer_page(

@@ -23,7 +23,7 @@ async def test_client_sees_who_read_which_customer_and_why(app: Any, world: Worl
     reveal = f"/api/v1/t/{world.a.slug}/customers/{world.customer_a}/reveal"
     await app.post(
         reveal,
-        json={"fields": ["address"], "purpose": "配送先の確認"},
+        json={"fields": ["address"], "purpose": "procedure"},
         headers=world.headers["a:operator"],
     )
     log = await app.get(
@@ -36,8 +36,9 @@ async def test_client_sees_who_read_which_customer_and_why(app: Any, world: Worl
     assert (event["object_id"], event["fields"], event["purpose"]) == (
         world.customer_a,
         ["address"],
-        "配送先の確認",
+        "procedure",
     )
+    assert event["purpose_label"]["ja"] == "配送・契約手続き" and event["purpose_note"] is False
     exported = await app.get(
         f"/api/v1/t/{world.a.slug}/audit/events.csv?action=pii.",
         headers=world.headers["a:client_admin"],

@@ -48,7 +48,7 @@ async def test_sign_in_uses_a_session_cookie_and_csrf(app: Any, db: Database, wo
     me = await app.get("/api/v1/auth/me")
     assert me.status_code == 200 and me.json()["roles"] == {world.a.slug: ["operator"]}
     url = f"/api/v1/t/{world.a.slug}/customers/{world.customer_a}/reveal"
-    body = {"fields": ["phone"], "purpose": "折り返しのため"}
+    body = {"fields": ["phone"], "purpose": "callback"}
     no_csrf = await app.post(url, json=body)
     assert no_csrf.status_code == 403 and no_csrf.json()["error"]["code"] == "csrf"
     ok = await app.post(url, json=body, headers={"X-CSRF-Token": csrf})

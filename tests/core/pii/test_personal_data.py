@@ -65,11 +65,11 @@ async def test_reveal_needs_a_purpose_and_is_audited(app: Any, db: Database, wor
     missing = await app.post(url, json={"fields": ["phone"], "purpose": " "}, headers=headers)
     assert missing.status_code == 422 and missing.json()["error"]["field"] == "purpose"
     bad_field = await app.post(
-        url, json={"fields": ["password"], "purpose": "本人確認のため"}, headers=headers
+        url, json={"fields": ["password"], "purpose": "identity"}, headers=headers
     )
     assert bad_field.status_code == 422
     shown = await app.post(
-        url, json={"fields": ["phone", "name"], "purpose": "折り返し電話のため"}, headers=headers
+        url, json={"fields": ["phone", "name"], "purpose": "callback"}, headers=headers
     )
     assert shown.status_code == 200
     assert shown.json()["values"] == {"phone": "09077770123", "name": CUSTOMER_A["name"]}
@@ -78,14 +78,14 @@ async def test_reveal_needs_a_purpose_and_is_audited(app: Any, db: Database, wor
         [event] = (
             await session.exec(select(AuditEvent).where(AuditEvent.action == "pii.reveal"))
         ).all()
-    assert event.fields == ["name", "phone"] and event.purpose == "折り返し電話のため"
+    assert event.fields == ["name", "phone"] and event.purpose == "callback"
     assert event.object_id == world.customer_a and event.actor_roles == ["operator"]
     assert not any(v in str(event.model_dump()) for v in CUSTOMER_A.values())
 
 
 async def test_platform_roles_and_viewers_cannot_read_plaintext(app: Any, world: World) -> None:
     url = f"/api/v1/t/{world.a.slug}/customers/{world.customer_a}"
-    body = {"fields": ["phone"], "purpose": "確認のため"}
+    body = {"fields": ["phone"], "purpose": "identity"}
     assert (await app.get(url, headers=world.headers["platform_admin"])).status_code == 404
     assert (
         await app.post(url + "/reveal", json=body, headers=world.headers["platform_admin"])

@@ -16,7 +16,7 @@ from core.tenancy.models import Tenant
 from tests.canaries import CUSTOMER_A
 from tests.conftest import World
 
-PURPOSE = {"fields": ["phone"], "purpose": "折り返し電話のため"}
+PURPOSE = {"fields": ["phone"], "purpose": "callback"}
 
 
 async def set_tenant(db: Database, tenant_id: int, **values: Any) -> None:
