@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from core.web.schemas import StrictBody
 
 __all__ = [
     "AccessGrant",
@@ -17,16 +19,12 @@ __all__ = [
 ]
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class UserIn(_Body):
+class UserIn(StrictBody):
     email: str = Field(min_length=3, max_length=254)
     display_name: str = Field(default="", max_length=200)
 
 
-class GrantIn(_Body):
+class GrantIn(StrictBody):
     email: str = Field(min_length=3, max_length=254)
     role: str = Field(max_length=40)
     tenant: str | None = Field(default=None, max_length=63, description="for tenant roles")

@@ -13,7 +13,7 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -27,15 +27,14 @@ from core.identity.service import (
 )
 from core.tenancy.models import Tenant
 from core.web.errors import ApiError
+from core.web.schemas import StrictBody
 
 __all__ = ["AdminTokensController", "OwnTokensController", "TokenOut", "token_outs"]
 
 MAX_DAYS = 365
 
 
-class TokenIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class TokenIn(StrictBody):
     tenant: str | None = Field(default=None, max_length=63, description="bind it to one tenant")
     expires_days: int = Field(default=30, ge=1, le=MAX_DAYS)
 

@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.approvals.service import related
 from core.audit.log import current_actor, record
+from core.audit.purposes import EXPORT_PURPOSES, PurposeRequired
 from core.db.base import utcnow
 from core.pii.access import PersonalData
 from core.pii.models import Customer
@@ -32,22 +33,27 @@ EXPORT_KINDS = ("customers",)
 
 
 class ExportError(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.field = field
 
 
 async def request_export(
-    session: AsyncSession, tenant_id: int, kind: str, reason: str
+    session: AsyncSession, pd: PersonalData, kind: str, purpose: str, note: str | None = None
 ) -> ExportRequest:
+    """A request for a bulk export, for a purpose from :data:`EXPORT_PURPOSES` (an optional
+    note is sealed, never stored or audited in plaintext). Raises ExportError 422."""
     if kind not in EXPORT_KINDS:
         raise ExportError(422, f"kind must be one of {', '.join(EXPORT_KINDS)}")
-    if len(reason.strip()) < 4:
-        raise ExportError(422, "state why the export is needed")
+    try:
+        stated = await pd.state_purpose(EXPORT_PURPOSES, purpose, note)
+    except PurposeRequired as exc:
+        raise ExportError(422, str(exc), field=exc.field) from exc
     actor = current_actor()
     assert actor.user_id is not None
     row = ExportRequest(
-        tenant_id=tenant_id, kind=kind, reason=reason.strip()[:500], requested_by=actor.user_id
+        tenant_id=pd.tenant.id, kind=kind, reason=stated, requested_by=actor.user_id
     )
     session.add(row)
     await session.flush()
@@ -57,7 +63,7 @@ async def request_export(
         object_type="export",
         object_id=row.id or "",
         fields=[kind],
-        purpose=row.reason,
+        purpose=stated,
     )
     return row
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.audit.purposes import NOTE_MAX_LENGTH, describe
 from core.crypto.keyfiles import load_or_create_key
 from core.identity.service import Principal
 from core.pii.access import PersonalData
@@ -19,6 +20,7 @@ from core.security.models import ExportRequest, SecurityAlert
 from core.tenancy.context import TenantContext
 from core.tenancy.models import Tenant
 from core.web.errors import ApiError
+from core.web.schemas import StrictBody
 from core.web.state import CoreState
 
 __all__ = ["ExportController", "SecurityAdminController"]
@@ -26,15 +28,20 @@ __all__ = ["ExportController", "SecurityAdminController"]
 REVIEW = "security-review"
 
 
-class ExportIn(BaseModel):
-    kind: str = Field(max_length=32)
-    reason: str = Field(max_length=500)
+class ExportIn(StrictBody):
+    kind: str = Field(max_length=32, description="customers")
+    purpose: str = Field(max_length=32, description="a code of the export purposes")
+    note: str | None = Field(
+        default=None, max_length=NOTE_MAX_LENGTH, description="optional; sealed, never shown"
+    )
 
 
 class ExportOut(BaseModel):
     id: int
     kind: str
-    reason: str
+    purpose: str  # the purpose's code
+    purpose_label: dict[str, str] | None  # {"ja", "en"}
+    purpose_note: bool  # a sealed note goes with it
     status: str
     requested_by: int
     requested_at: datetime
@@ -45,10 +52,13 @@ class ExportOut(BaseModel):
 
 def _out(row: ExportRequest, tenant: str | None = None) -> ExportOut:
     assert row.id is not None
+    shown = describe(row.reason)
     return ExportOut(
         id=row.id,
         kind=row.kind,
-        reason=row.reason,
+        purpose=shown.purpose,
+        purpose_label=shown.label,
+        purpose_note=shown.note,
         status=row.status,
         requested_by=row.requested_by,
         requested_at=row.requested_at,
@@ -59,7 +69,7 @@ def _out(row: ExportRequest, tenant: str | None = None) -> ExportOut:
 
 
 def _fail(exc: exports.ExportError) -> ApiError:
-    return ApiError(exc.status, str(exc))
+    return ApiError(exc.status, str(exc), field=exc.field)
 
 
 class ExportController(Controller):
@@ -70,11 +80,13 @@ class ExportController(Controller):
     async def create(
         self,
         data: JSONBody[ExportIn],
+        core: NamedDependency[CoreState],
         session: NamedDependency[AsyncSession],
         ctx: NamedDependency[TenantContext],
     ) -> Response[ExportOut]:
+        pd = PersonalData(core.db, session, core.keyring, ctx)
         try:
-            row = await exports.request_export(session, ctx.id, data.kind, data.reason)
+            row = await exports.request_export(session, pd, data.kind, data.purpose, data.note)
         except exports.ExportError as exc:
             raise _fail(exc) from exc
         return Response(_out(row), status_code=201)

@@ -1,7 +1,7 @@
 """core: separation of duties: change requests and approvals, invitations, who made whom
 
 Revision ID: c0a1e0000060
-Revises: c0a1e0000008
+Revises: c0a1e0000051
 Create Date: 2026-12-03
 
 Schema first, then data: every grant that existed before approvals becomes an approved request
@@ -20,7 +20,7 @@ from alembic import op
 from core.db.base import JSONType, TZDateTime
 
 revision: str = "c0a1e0000060"
-down_revision: str | None = "c0a1e0000008"
+down_revision: str | None = "c0a1e0000051"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

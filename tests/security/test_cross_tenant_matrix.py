@@ -66,7 +66,7 @@ async def test_no_role_of_one_tenant_succeeds_against_another(
 ) -> None:
     created = await app.post(
         f"/api/v1/t/{world.b.slug}/exports",
-        json={"kind": "customers", "reason": "監査のための出力"},
+        json={"kind": "customers", "purpose": "audit"},
         headers=world.headers["b:supervisor"],
     )
     assert created.status_code == 201

@@ -11,6 +11,7 @@ from litestar.params import FromPath
 from litestar.response import Template
 from sqlmodel import col, select
 
+from core.audit.purposes import describe
 from core.approvals.routes import request_outs
 from core.approvals.service import pending_security_change
 from core.audit.checkpoint import verify_all
@@ -347,7 +348,7 @@ async def security_page(
             {
                 "id": e.id,
                 "tenant": slugs.get(e.tenant_id),
-                "reason": e.reason,
+                "purpose": describe(e.reason),
                 "requested_at": e.requested_at,
             }
             for e in pending

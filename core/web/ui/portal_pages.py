@@ -14,6 +14,7 @@ from litestar.response import Redirect, Template
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.audit.purposes import describe
 from core.approvals.models import Status
 from core.approvals.routes import invitation_url
 from core.approvals.rules import ApprovalError
@@ -211,7 +212,7 @@ async def export_list(
             "id": r.id,
             "requested_at": r.requested_at,
             "requester": names.get(r.requested_by, "?"),
-            "reason": r.reason,
+            "purpose": describe(r.reason),
             "status": r.status,
         }
         for r in rows

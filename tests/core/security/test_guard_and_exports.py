@@ -104,10 +104,10 @@ async def test_export_needs_a_second_person_and_downloads_once_watermarked(
     base = f"/api/v1/t/{world.a.slug}/exports"
     supervisor, client_admin = world.headers["a:supervisor"], world.headers["a:client_admin"]
     assert (
-        await app.post(base, json={"kind": "customers", "reason": "x"}, headers=supervisor)
+        await app.post(base, json={"kind": "customers", "purpose": "x"}, headers=supervisor)
     ).status_code == 422  # no real reason
     created = await app.post(
-        base, json={"kind": "customers", "reason": "年次監査のため"}, headers=supervisor
+        base, json={"kind": "customers", "purpose": "audit"}, headers=supervisor
     )
     assert created.status_code == 201
     export_id = created.json()["id"]
@@ -145,13 +145,17 @@ async def test_security_officer_may_approve_but_not_export_for_themselves(
     base = f"/api/v1/t/{world.a.slug}/exports"
     created = await app.post(
         base,
-        json={"kind": "customers", "reason": "移行のため"},
+        json={"kind": "customers", "purpose": "migration"},
         headers=world.headers["a:client_admin"],
     )
     export_id = created.json()["id"]
     officer = world.headers["security_officer"]
     assert (
-        await app.post(base, json={"kind": "customers", "reason": "自分用の出力"}, headers=officer)
+        await app.post(
+            base,
+            json={"kind": "customers", "purpose": "other", "note": "自分用の出力"},
+            headers=officer,
+        )
     ).status_code == 403
     approved = await app.post(f"{base}/{export_id}/approve", headers=officer)
     assert approved.status_code == 200
