@@ -45,6 +45,7 @@ from core.audit.models import (
     PlatformAuditHead,
 )
 from core.audit.signing import (
+    check_key_location,
     checkpoint_message,
     key_id,
     load_signing_key,
@@ -276,7 +277,9 @@ async def verify_all(
     """Verify the chains (one tenant's, or every chain that exists or that a checkpoint names)
     and compare each with every checkpoint of it: the stored ones (signatures checked with this
     installation's key) and those ``outside`` the system (checked with each file's own key). A
-    checkpoint beyond the end of its chain, or of a chain that is gone, fails the chain."""
+    checkpoint beyond the end of its chain, or of a chain that is gone, fails the chain.
+    Raises :class:`core.audit.signing.SigningKeyError` for a key kept in the data directory."""
+    check_key_location(settings)
     held = _outside_checkpoints(outside)
     chains = await _chains_to_verify(db, tenant_id, include_platform, held)
     public: Ed25519PublicKey | None = None
