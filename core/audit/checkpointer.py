@@ -3,7 +3,7 @@
 Every serving process runs one (each node, each ASGI worker), so checkpoints keep coming
 however the deployment is laid out; they read the heads from the database, so events written
 by any process (job workers, the CLI) are covered. Processes that tick together are harmless:
-:func:`core.audit.checkpoint.take_checkpoints` skips a chain signed less than a minute ago and
+:func:`core.audit.signer.take_checkpoints` skips a chain signed less than a minute ago and
 stores one row per head.
 """
 
@@ -16,7 +16,7 @@ from datetime import timedelta
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from core.audit.checkpoint import EVERY, CheckpointRun, take_checkpoints
+from core.audit.signer import EVERY, CheckpointRun, take_checkpoints
 from core.db.engine import Database
 
 __all__ = ["Checkpointer"]

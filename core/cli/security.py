@@ -107,7 +107,8 @@ def audit_checkpoint(ctx: click.Context, export: Path | None) -> None:
 
     import msgspec
 
-    from core.audit.checkpoint import checkpoint_document, take_checkpoints
+    from core.audit.checkpoint import checkpoint_document
+    from core.audit.signer import take_checkpoints
     from core.audit.signing import SigningKeyError, load_signing_key
 
     runtime = _runtime(ctx)

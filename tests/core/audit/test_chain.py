@@ -9,8 +9,9 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from core.audit.checkpoint import CheckpointRun, take_checkpoints, verify_all
+from core.audit.checkpoint import verify_all
 from core.audit.log import Actor, acting_as, record
+from core.audit.signer import CheckpointRun, take_checkpoints
 from core.audit.signing import load_signing_key
 from core.db.engine import Database
 from core.settings import Settings

@@ -9,10 +9,11 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from core.audit.checkpoint import take_checkpoints, verify_all
+from core.audit.checkpoint import verify_all
 from core.audit.checkpointer import Checkpointer
 from core.audit.log import Actor, acting_as, record
 from core.audit.models import AuditCheckpoint
+from core.audit.signer import take_checkpoints
 from core.audit.signing import load_signing_key
 from core.db.base import utcnow
 from core.db.engine import Database
