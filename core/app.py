@@ -20,7 +20,9 @@ from core.approvals.routes import (
     AdminUsersController,
     TenantAccessController,
 )
+from core.audit.checkpointer import Checkpointer
 from core.audit.routes import AccessLogController
+from core.audit.signing import load_signing_key
 from core.authz.policy import Authorizer
 from core.db.engine import Database
 from core.identity.routes import AuthController
@@ -114,6 +116,7 @@ def create_app(
     if not structlog.is_configured():
         configure_logging(settings.log_format)
     host = host or build_host(settings)
+    signing_key = load_signing_key(settings)  # refuses a key kept in the data directory
     db = Database(settings.database_url)
     core = CoreState(
         settings=settings,
@@ -135,12 +138,16 @@ def create_app(
         if run_worker:
             worker = Worker(db, host, keyring=core.keyring)
             worker_task = asyncio.create_task(worker.run())
+        checkpointer = Checkpointer(db, signing_key)
+        checkpoints = asyncio.create_task(checkpointer.run())
         try:
             yield
         finally:
             if worker is not None and worker_task is not None:
                 worker.stop()
                 await worker_task
+            checkpointer.stop()  # after the worker: its last events are signed too
+            await checkpoints
             await db.dispose()
 
     core.menu_items = plugin_menu_items(host)

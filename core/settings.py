@@ -3,7 +3,8 @@
 ``MADOGUCHI_HOME`` decides where ``var/`` lives (the SQLite file, keys, archives); without
 it, the current directory. ``MADOGUCHI_DATABASE_URL`` switches to PostgreSQL; the app
 connects with it, while ``MADOGUCHI_MIGRATION_DATABASE_URL`` (the table owner) runs
-migrations when it is given.
+migrations when it is given. ``MADOGUCHI_AUDIT_SIGNING_KEY_FILE`` says where the audit
+checkpoints' signing key lives; by default in the user's configuration folder, never in ``var/``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Settings", "load_settings"]
+__all__ = ["Settings", "default_audit_signing_key_file", "load_settings"]
 
 
 def _flag(name: str) -> bool:
@@ -29,6 +30,7 @@ class Settings:
     secure_cookies: bool = False  # set MADOGUCHI_SECURE_COOKIES=1 behind HTTPS
     log_format: str = "auto"  # "json", "console" or "auto" (console on a terminal)
     tenants_dir: Path = field(default_factory=lambda: Path("tenants"))
+    audit_signing_key_file: Path = field(default_factory=lambda: default_audit_signing_key_file())
 
     @property
     def var_dir(self) -> Path:
@@ -40,6 +42,14 @@ class Settings:
 
     def ensure_dirs(self) -> None:
         self.var_dir.mkdir(parents=True, exist_ok=True)
+
+
+def default_audit_signing_key_file() -> Path:
+    """``$XDG_CONFIG_HOME/madoguchi/audit-signing.key`` (``~/.config`` without the variable):
+    apart from the data directory and its backups, so that whoever holds the database cannot
+    sign a rewritten audit log."""
+    config = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(config) / "madoguchi" / "audit-signing.key"
 
 
 def _project_root() -> Path:
@@ -61,6 +71,11 @@ def load_settings(**overrides: object) -> Settings:
         "secure_cookies": _flag("MADOGUCHI_SECURE_COOKIES"),
         "log_format": os.environ.get("MADOGUCHI_LOG_FORMAT", "auto"),
         "tenants_dir": Path(os.environ.get("MADOGUCHI_TENANTS_DIR") or _project_root() / "tenants"),
+        "audit_signing_key_file": Path(
+            os.environ.get("MADOGUCHI_AUDIT_SIGNING_KEY_FILE") or default_audit_signing_key_file()
+        )
+        .expanduser()
+        .resolve(),
     }
     values.update(overrides)
     values["home"] = Path(str(values["home"])).resolve()

@@ -57,6 +57,19 @@ def session_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     handle.close()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def config_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The user's configuration folder, where the audit signing key is made by default, moved
+    into the run's temporary folder: no test writes outside it (servers that tests start
+    inherit the variable; they drop only ``MADOGUCHI_*`` ones)."""
+    folder = tmp_path_factory.getbasetemp() / "config-home"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CONFIG_HOME", str(folder))
+        patch.delenv("MADOGUCHI_AUDIT_SIGNING_KEY_FILE", raising=False)
+        patch.delenv("MADOGUCHI_AUDIT_SIGNING_KEY", raising=False)
+        yield folder
+
+
 def restore_session_logging() -> None:
     from core.logging import configure_logging
 

@@ -66,6 +66,7 @@ class ChainReport:
     reason: str = ""
     head_seq: int = 0
     head_hash: str = GENESIS
+    checkpoints: int = 0  # how many signed checkpoints the chain was compared with
 
     def fail(self, seq: int | None, reason: str) -> ChainReport:
         self.ok, self.first_bad_seq, self.reason = False, seq, reason
@@ -73,11 +74,22 @@ class ChainReport:
 
 
 class ChainVerifier:
-    """Feed rows of (*HASHED_COLUMNS, hash) in seq order, batch by batch; then ``finish``."""
+    """Feed rows of (*HASHED_COLUMNS, hash) in seq order, batch by batch; then ``finish``.
 
-    def __init__(self, chain: str, keep_hashes_at: set[int] | None = None) -> None:
-        self.report = ChainReport(chain=chain)
-        self._expected, self._prev = 1, GENESIS
+    ``after`` (seq, hash) checks only the events after one already known good (a signed
+    checkpoint): the first row fed must be the next event, linked to that hash."""
+
+    def __init__(
+        self,
+        chain: str,
+        keep_hashes_at: set[int] | None = None,
+        *,
+        after: tuple[int, str] = (0, GENESIS),
+    ) -> None:
+        self.report = ChainReport(
+            chain=chain, events=after[0], head_seq=after[0], head_hash=after[1]
+        )
+        self._expected, self._prev = after[0] + 1, after[1]
         self._keep = keep_hashes_at or set()
         self.hashes_at: dict[int, str] = {}
 

@@ -1,118 +1,110 @@
-"""Signed checkpoints of the chain heads: ``madoguchi audit checkpoint``.
+"""Signed checkpoints of the audit chains: reading them, and checking the chains against them.
 
-The heads of every chain are signed with an Ed25519 key kept outside the database
-(``var/keys/audit-signing.key`` or ``MADOGUCHI_AUDIT_SIGNING_KEY``) and written to
-``var/audit/checkpoints/``. Someone who rewrites a whole chain, recomputing every hash, still
-cannot make the event at a checkpointed sequence number match the signed hash.
+A checkpoint signs one chain's head (the seq and hash of its last event) with the key kept
+outside the data directory (:mod:`core.audit.signing`); :mod:`core.audit.signer` takes them.
+They are rows (``audit_checkpoint``, one
+tenant's chain each, and ``platform_audit_checkpoint``), append-only for the app role, so that
+every node serves them and each client downloads its own chain's.
+
+Whoever rewrites a chain, recomputing every hash, cannot make the event at a checkpointed seq
+match its signed hash. Whoever also deletes the stored checkpoints is caught by the copies held
+outside the system (clients' downloads, the operator's exports): ``audit verify --checkpoints``.
 """
 
 from __future__ import annotations
 
-import base64
-import json
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.audit.chain import ChainReport
+from core.audit.checkpoint_file import (
+    FORMAT,
+    ChainCheckpoints,
+    CheckpointDocument,
+    SignedHead,
+    chain_tenant_id,
+)
 from core.audit.log import tenant_chain
-from core.audit.models import AuditHead, PlatformAuditHead
+from core.audit.models import (
+    AuditCheckpoint,
+    AuditEvent,
+    AuditHead,
+    PlatformAuditCheckpoint,
+    PlatformAuditEvent,
+)
+from core.audit.signing import (
+    check_key_location,
+    key_id,
+    load_signing_key,
+    public_key_pem,
+    signature_holds,
+    signed_at_text,
+)
 from core.audit.verify import verify_platform, verify_tenant
-from core.crypto.keyfiles import load_or_create_key
-from core.db.base import utcnow
 from core.db.engine import Database
 from core.settings import Settings
 from core.tenancy.models import Tenant
 
-__all__ = ["CheckpointError", "verify_all", "write_checkpoint"]
+__all__ = [
+    "REVIEW",
+    "ChainRef",
+    "VerifyResult",
+    "chain_checkpoints",
+    "checkpoint_document",
+    "document_of",
+    "verify_all",
+]
 
-REVIEW = "audit-review"
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint file is unreadable or its signature does not verify."""
-
-
-def _signing_key(settings: Settings) -> Ed25519PrivateKey:
-    raw = load_or_create_key(
-        settings.var_dir / "keys" / "audit-signing.key", env="MADOGUCHI_AUDIT_SIGNING_KEY"
-    )
-    return Ed25519PrivateKey.from_private_bytes(raw)
+REVIEW = "audit-review"  # the cross-tenant reason the audit tables declare
 
 
-def _checkpoint_dir(settings: Settings) -> Path:
-    return settings.var_dir / "audit" / "checkpoints"
+@dataclass(frozen=True)
+class ChainRef:
+    """One chain and its tables: a tenant's (``tenant_id``) or the platform's (None)."""
+
+    tenant_id: int | None
+
+    @property
+    def name(self) -> str:
+        return "platform" if self.tenant_id is None else tenant_chain(self.tenant_id)
+
+    @property
+    def event(self) -> Any:
+        return PlatformAuditEvent if self.tenant_id is None else AuditEvent
+
+    @property
+    def checkpoint(self) -> Any:
+        return PlatformAuditCheckpoint if self.tenant_id is None else AuditCheckpoint
 
 
-def _canonical(heads: dict[str, dict[str, Any]], created_at: str) -> bytes:
-    return json.dumps(
-        {"created_at": created_at, "heads": heads}, sort_keys=True, separators=(",", ":")
-    ).encode()
+def _signed(row: Any) -> SignedHead:
+    return SignedHead(row.seq, row.hash, signed_at_text(row.signed_at), row.signature)
 
 
-async def current_heads(db: Database) -> dict[str, dict[str, Any]]:
-    heads: dict[str, dict[str, Any]] = {}
-    async with db.session(cross_tenant=REVIEW) as session:
-        for head in (await session.exec(select(AuditHead))).all():
-            heads[tenant_chain(head.tenant_id)] = {"seq": head.seq, "hash": head.hash}
-        platform = await session.get(PlatformAuditHead, 1)
-        if platform is not None:
-            heads["platform"] = {"seq": platform.seq, "hash": platform.hash}
-    return heads
+async def chain_checkpoints(
+    session: AsyncSession, tenant_id: int | None, *, limit: int | None = None, offset: int = 0
+) -> list[SignedHead]:
+    """The stored checkpoints of the session's chain (``tenant_id``'s, or the platform's
+    with None), newest first. The session must be bound to that tenant."""
+    model = ChainRef(tenant_id).checkpoint
+    statement = select(model).order_by(col(model.seq).desc()).offset(offset)
+    if limit is not None:
+        statement = statement.limit(limit)
+    return [_signed(row) for row in (await session.exec(statement)).all()]
 
 
-async def write_checkpoint(db: Database, settings: Settings) -> Path:
-    heads = await current_heads(db)
-    created_at = utcnow().isoformat()
-    key = _signing_key(settings)
-    signature = key.sign(_canonical(heads, created_at))
-    folder = _checkpoint_dir(settings)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{created_at.replace(':', '').replace('+0000', 'Z')}.json"
-    path.write_text(
-        json.dumps(
-            {
-                "created_at": created_at,
-                "heads": heads,
-                "signature": base64.b64encode(signature).decode(),
-            },
-            indent=2,
-            sort_keys=True,
-        ),
-        encoding="utf-8",
-    )
-    return path
-
-
-def latest_checkpoint(settings: Settings) -> dict[str, Any] | None:
-    """The newest checkpoint, its signature verified; None if there is none yet."""
-    files = (
-        sorted(_checkpoint_dir(settings).glob("*.json"))
-        if _checkpoint_dir(settings).exists()
-        else []
-    )
-    if not files:
-        return None
-    try:
-        data = json.loads(files[-1].read_text(encoding="utf-8"))
-        signature = base64.b64decode(data["signature"])
-        _signing_key(settings).public_key().verify(
-            signature, _canonical(data["heads"], data["created_at"])
-        )
-    except (ValueError, KeyError, InvalidSignature) as exc:
-        raise CheckpointError(f"checkpoint {files[-1].name} does not verify") from exc
-    checkpoint: dict[str, Any] = data
-    return checkpoint
+# -- checking the chains against checkpoints ---------------------------------------------------
 
 
 @dataclass
 class VerifyResult:
     reports: list[ChainReport]
-    checkpoint: str | None
+    checkpoint: str | None  # when the newest stored checkpoint was signed
 
     @property
     def ok(self) -> bool:
@@ -120,42 +112,130 @@ class VerifyResult:
 
 
 async def verify_all(
-    db: Database, settings: Settings, tenant_id: int | None = None, *, include_platform: bool = True
+    db: Database,
+    settings: Settings,
+    tenant_id: int | None = None,
+    *,
+    include_platform: bool = True,
+    outside: Sequence[CheckpointDocument] = (),
 ) -> VerifyResult:
-    """Verify the chains (one tenant's, or all) and compare them with the latest checkpoint."""
-    checkpoint = latest_checkpoint(settings)
-    signed: dict[str, dict[str, Any]] = checkpoint["heads"] if checkpoint else {}
+    """Verify the chains (one tenant's, or every chain that exists or that a checkpoint names)
+    and compare each with every checkpoint of it: the stored ones (signatures checked with this
+    installation's key) and those ``outside`` the system (checked with each file's own key). A
+    checkpoint beyond the end of its chain, or of a chain that is gone, fails the chain.
+    Raises :class:`core.audit.signing.SigningKeyError` for a key kept in the data directory."""
+    check_key_location(settings)
+    held = _outside_checkpoints(outside)
+    chains = await _chains_to_verify(db, tenant_id, include_platform, held)
+    public: Ed25519PublicKey | None = None
+    newest: str | None = None
     reports: list[ChainReport] = []
-    if tenant_id is None:
-        async with db.session() as session:
-            tenant_ids = [
-                t.id for t in (await session.exec(select(Tenant).order_by(col(Tenant.id)))).all()
+    for chain in chains:
+        async with db.session(chain.tenant_id) as session:
+            stored = await chain_checkpoints(session, chain.tenant_id)
+        outside_heads = held.get(chain.name, _Held())
+        forged = list(outside_heads.forged)
+        if stored:
+            if public is None:
+                public = load_signing_key(settings, create=False).public_key()
+            newest = max(newest or "", stored[0].signed_at)
+            forged += [
+                c.seq
+                for c in stored
+                if not signature_holds(public, chain.name, c.seq, c.hash, c.signed_at, c.signature)
             ]
-    else:
-        tenant_ids = [tenant_id]
-    for tid in tenant_ids:
-        assert tid is not None
-        chain = tenant_chain(tid)
-        wanted = {signed[chain]["seq"]} if chain in signed else set()
-        verifier = await verify_tenant(db, tid, keep_hashes_at=wanted)
-        reports.append(_against(verifier.report, verifier.hashes_at, signed.get(chain)))
-    if include_platform and tenant_id is None:
-        wanted = {signed["platform"]["seq"]} if "platform" in signed else set()
-        verifier = await verify_platform(db, keep_hashes_at=wanted)
-        reports.append(_against(verifier.report, verifier.hashes_at, signed.get("platform")))
-    return VerifyResult(reports, checkpoint["created_at"] if checkpoint else None)
+        checkpoints = [*stored, *outside_heads.heads]
+        reports.append(await _verify_chain(db, chain, checkpoints, sorted(forged)))
+    return VerifyResult(reports, newest)
 
 
-def _against(
-    report: ChainReport,
-    hashes_at: dict[int, str],
-    signed: dict[str, Any] | None,
+@dataclass
+class _Held:
+    """One chain's checkpoints from files, and the seqs of those whose signature fails."""
+
+    heads: list[SignedHead] = field(default_factory=list)
+    forged: list[int] = field(default_factory=list)
+
+
+def _outside_checkpoints(documents: Sequence[CheckpointDocument]) -> dict[str, _Held]:
+    held: dict[str, _Held] = {}
+    for document in documents:
+        forged = set(document.forged())
+        for group in document.chains:
+            entry = held.setdefault(group.chain, _Held())
+            entry.heads += group.checkpoints
+            entry.forged += [c.seq for c in group.checkpoints if (group.chain, c.seq) in forged]
+    return held
+
+
+async def _chains_to_verify(
+    db: Database, tenant_id: int | None, include_platform: bool, held: dict[str, _Held]
+) -> list[ChainRef]:
+    if tenant_id is not None:
+        return [ChainRef(tenant_id)]
+    async with db.session(cross_tenant=REVIEW) as session:
+        ids = set((await session.exec(select(Tenant.id))).all())
+        ids |= set((await session.exec(select(AuditHead.tenant_id))).all())
+        ids |= set((await session.exec(select(AuditCheckpoint.tenant_id).distinct())).all())
+    ids |= {i for i in map(chain_tenant_id, held) if i is not None}
+    chains = [ChainRef(i) for i in sorted(i for i in ids if i is not None)]
+    return [*chains, ChainRef(None)] if include_platform else chains
+
+
+async def _verify_chain(
+    db: Database, chain: ChainRef, checkpoints: list[SignedHead], forged: list[int]
 ) -> ChainReport:
-    if not report.ok or signed is None or signed["seq"] == 0:
+    wanted = {c.seq for c in checkpoints}
+    if chain.tenant_id is None:
+        verifier = await verify_platform(db, keep_hashes_at=wanted)
+    else:
+        verifier = await verify_tenant(db, chain.tenant_id, keep_hashes_at=wanted)
+    report = verifier.report
+    report.checkpoints = len(checkpoints)
+    if not report.ok:
         return report
-    seq = signed["seq"]
-    if report.events < seq:
-        return report.fail(report.events + 1, f"chain ends before the checkpoint's event {seq}")
-    if hashes_at.get(seq) != signed["hash"]:
-        return report.fail(seq, "chain was rewritten since the checkpoint")
+    if forged:
+        return report.fail(forged[0], f"checkpoint of event {forged[0]}: signature does not hold")
+    for signed in sorted(checkpoints, key=lambda c: c.seq):
+        if signed.seq <= 0:
+            continue
+        if report.events == 0:
+            return report.fail(
+                1,
+                f"chain is missing, but a checkpoint ({signed.signed_at}) names its event "
+                f"{signed.seq}",
+            )
+        if report.events < signed.seq:
+            return report.fail(
+                report.events + 1,
+                f"chain ends before the checkpoint's event {signed.seq} ({signed.signed_at})",
+            )
+        if verifier.hashes_at.get(signed.seq) != signed.hash:
+            return report.fail(
+                signed.seq, f"chain was rewritten since the checkpoint of {signed.signed_at}"
+            )
     return report
+
+
+# -- documents: a client's download, the operator's copy ------------------------------------------
+
+
+async def checkpoint_document(
+    db: Database, key: Ed25519PrivateKey, *, per_chain: int = 1
+) -> CheckpointDocument:
+    """Every chain's newest ``per_chain`` checkpoints, for the operator to keep outside."""
+    async with db.session(cross_tenant=REVIEW) as session:
+        ids = sorted(set((await session.exec(select(AuditCheckpoint.tenant_id).distinct())).all()))
+        slugs = dict((await session.exec(select(Tenant.id, Tenant.slug))).all())
+    groups: list[ChainCheckpoints] = []
+    for chain in [*(ChainRef(i) for i in ids), ChainRef(None)]:
+        async with db.session(chain.tenant_id) as session:
+            heads = await chain_checkpoints(session, chain.tenant_id, limit=per_chain)
+        if heads:
+            tenant = slugs.get(chain.tenant_id) if chain.tenant_id is not None else None
+            groups.append(ChainCheckpoints(chain.name, heads, tenant))
+    return document_of(key.public_key(), groups)
+
+
+def document_of(public: Ed25519PublicKey, groups: list[ChainCheckpoints]) -> CheckpointDocument:
+    return CheckpointDocument(FORMAT, public_key_pem(public), groups, key_id(public))

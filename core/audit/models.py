@@ -3,7 +3,9 @@
 Tenant events are tenant-scoped (the client reads its own slice through the usual filter, and
 row-level security guards them on PostgreSQL); platform events (tenant onboarding, platform
 grants, failed logins of unknown users) live in their own table. Events hold ids, names and
-purposes, never a personal value.
+purposes, never a personal value. Signed checkpoints of each chain's head are kept beside
+the chains (:mod:`core.audit.checkpoint`), tenant ones tenant-scoped so that each client can
+download its own.
 """
 
 from __future__ import annotations
@@ -16,7 +18,15 @@ from sqlmodel import Field, SQLModel
 
 from core.db.base import JSONType, TenantScoped, TZDateTime, tenant_id_field
 
-__all__ = ["GENESIS", "AuditEvent", "AuditHead", "PlatformAuditEvent", "PlatformAuditHead"]
+__all__ = [
+    "GENESIS",
+    "AuditCheckpoint",
+    "AuditEvent",
+    "AuditHead",
+    "PlatformAuditCheckpoint",
+    "PlatformAuditEvent",
+    "PlatformAuditHead",
+]
 
 GENESIS = "0" * 64
 
@@ -74,3 +84,30 @@ class PlatformAuditHead(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     seq: int = Field(default=0)
     hash: str = Field(default=GENESIS, max_length=64)
+
+
+class CheckpointColumns(SQLModel):
+    """A chain's event ``seq`` had ``hash``, signed at ``signed_at`` (see
+    :func:`core.audit.signing.checkpoint_message` for the exact bytes signed)."""
+
+    seq: int = Field(nullable=False)
+    hash: str = Field(max_length=64)
+    signed_at: datetime = Field(sa_type=TZDateTime)
+    signature: str = Field(max_length=100)  # base64 of the 64-byte Ed25519 signature
+
+
+class AuditCheckpoint(TenantScoped, CheckpointColumns, table=True):
+    __tablename__ = "audit_checkpoint"
+    __cross_tenant__: ClassVar[str | None] = "audit-review"
+    # one checkpoint per event: processes that sign the same head at once store it once
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "seq"),)
+    tenant_id: int = tenant_id_field(index=False)  # the unique key leads with it
+
+    id: int | None = Field(default=None, primary_key=True)
+
+
+class PlatformAuditCheckpoint(CheckpointColumns, table=True):
+    __tablename__ = "platform_audit_checkpoint"
+    __table_args__ = (sa.UniqueConstraint("seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)

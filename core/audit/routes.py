@@ -1,23 +1,30 @@
-"""The client's own slice of the audit log: who at the BPO touched which record, when, why."""
+"""The client's own slice of the audit log: who at the BPO touched which record, when, why;
+and its chain's signed checkpoints, to keep outside the system."""
 
 from __future__ import annotations
 
 import csv
 import io
 from datetime import datetime
+from typing import Annotated
 
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
-from litestar.params import FromQuery
+from litestar.params import FromQuery, QueryParameter
 from pydantic import BaseModel
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
-from core.audit.log import record
+from core.audit.checkpoint import chain_checkpoints, document_of
+from core.audit.checkpoint_file import ChainCheckpoints, CheckpointDocument
+from core.audit.log import record, tenant_chain
 from core.audit.models import AuditEvent
 from core.audit.purposes import describe
+from core.audit.signing import SigningKeyError, load_signing_key
+from core.csv_cells import safe_row
 from core.identity.models import User
+from core.tenancy.context import TenantContext
 from core.web.errors import ApiError
 from core.web.state import CoreState
 
@@ -156,24 +163,56 @@ class AccessLogController(Controller):
         writer.writerow(COLUMNS)
         for e in found:
             writer.writerow(
-                [
-                    e.seq,
-                    e.at.isoformat(),
-                    e.actor or "",
-                    " ".join(e.roles),
-                    e.action,
-                    e.object_type,
-                    e.object_id,
-                    " ".join(e.fields),
-                    e.purpose,
-                    e.outcome,
-                    e.request_id,
-                    e.client_addr,
-                ]
+                safe_row(
+                    [
+                        e.seq,
+                        e.at.isoformat(),
+                        e.actor or "",
+                        " ".join(e.roles),
+                        e.action,
+                        e.object_type,
+                        e.object_id,
+                        " ".join(e.fields),
+                        e.purpose,
+                        e.outcome,
+                        e.request_id,
+                        e.client_addr,
+                    ]
+                )
             )
         await record(session, "audit.export", object_type="audit", fields=[f"rows:{len(found)}"])
         return Response(
             out.getvalue(),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="access-log.csv"'},
+        )
+
+    @get("/checkpoints", opt={"permission": "audit:read"})
+    async def checkpoints(
+        self,
+        core: NamedDependency[CoreState],
+        session: NamedDependency[AsyncSession],
+        ctx: NamedDependency[TenantContext],
+        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
+        offset: Annotated[int, QueryParameter(ge=0, le=1_000_000_000)] = 0,
+    ) -> Response[CheckpointDocument]:
+        """The signed checkpoints of the tenant's audit chain, newest first, with the public key
+        that checks them (nothing else is needed). Keep the downloads: a later rewrite of the
+        log cannot match them (``madoguchi audit verify --checkpoints FILE``)."""
+        try:
+            public = load_signing_key(core.settings, create=False).public_key()
+        except SigningKeyError:
+            raise ApiError(503, "the audit signing key is not available") from None
+        heads = await chain_checkpoints(session, ctx.id, limit=limit, offset=offset)
+        await record(
+            session, "audit.read", object_type="audit_checkpoint", fields=[f"rows:{len(heads)}"]
+        )
+        newest = heads[0].seq if heads else 0
+        return Response(
+            document_of(public, [ChainCheckpoints(tenant_chain(ctx.id), heads, ctx.slug)]),
+            headers={
+                "Content-Disposition": (
+                    f'attachment; filename="audit-checkpoints-{ctx.slug}-{newest}.json"'
+                )
+            },
         )

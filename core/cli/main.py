@@ -78,8 +78,13 @@ def serve(ctx: click.Context, host: str, port: int, demo: bool, worker: bool | N
     import uvicorn
 
     from core.app import create_app
+    from core.audit.signing import SigningKeyError, check_key_location
 
     runtime = runtime_of(ctx)
+    try:
+        check_key_location(runtime.settings)  # before anything is written
+    except SigningKeyError as exc:
+        raise click.ClickException(str(exc)) from None
     runtime.ensure_schema()
     if demo:
         from core.cli.demo import load_demo

