@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlmodel import select
 
 from core.audit.log import Actor, acting_as
@@ -22,6 +22,7 @@ from core.identity.sessions import (
 )
 from core.tenancy.models import Tenant
 from core.web.errors import ApiError
+from core.web.schemas import StrictBody
 from core.web.state import CoreState
 
 __all__ = ["AuthController"]
@@ -29,7 +30,7 @@ __all__ = ["AuthController"]
 _STATUS = {"invalid": 401, "second_factor": 401, "locked": 429, "enrol_totp": 403}
 
 
-class LoginIn(BaseModel):
+class LoginIn(StrictBody):
     email: str = Field(max_length=254)
     password: str = Field(max_length=1024)
     totp: str | None = Field(default=None, max_length=12)

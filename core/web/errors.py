@@ -38,6 +38,9 @@ _CODES = {
 }
 
 
+_UNKNOWN_FIELD = "Extra inputs are not permitted"  # pydantic's message for extra="forbid"
+
+
 class ApiError(HTTPException):
     """An HTTP error with a machine-readable code and, optionally, the field at fault."""
 
@@ -92,9 +95,14 @@ def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
         return response
     field = None
     if isinstance(exc, ValidationException) and isinstance(exc.extra, list) and exc.extra:
-        first = exc.extra[0]
-        field = first.get("key") if isinstance(first, dict) else None
-        message = first.get("message", exc.detail) if isinstance(first, dict) else exc.detail
+        errors = [e for e in exc.extra if isinstance(e, dict)]
+        unknown = [e for e in errors if e.get("message") == _UNKNOWN_FIELD]
+        if unknown:  # a field the body does not declare (core.web.schemas.StrictBody)
+            field = str(unknown[0].get("key", ""))
+            return _page_or_body(request, 422, "unknown_field", f"Unknown field {field}.", field)
+        first = errors[0] if errors else {}
+        field = first.get("key")
+        message = first.get("message", exc.detail)
         return _page_or_body(request, 400, "bad_request", str(message), field)
     return _page_or_body(request, exc.status_code, _CODES.get(exc.status_code, "error"), exc.detail)
 
