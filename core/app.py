@@ -38,6 +38,7 @@ from core.web.access import enforce_access, route_permission
 from core.web.deps import dependencies
 from core.web.errors import exception_handlers
 from core.web.health import healthz, readyz
+from core.web.inputs import refuse_unbounded_input
 from core.web.middleware import request_context_middleware
 from core.web.state import CoreState
 from core.web.ui.admin_pages import ADMIN_PAGES
@@ -165,7 +166,7 @@ def create_app(
             *plugin_routers(host),
         ],
         dependencies=dependencies,
-        guards=[enforce_access],
+        guards=[enforce_access, refuse_unbounded_input],  # in this order: 401/404 first
         exception_handlers=exception_handlers,
         middleware=[request_context_middleware, security_headers_middleware],
         template_config=TemplateConfig(instance=JinjaTemplateEngine.from_environment(templates)),

@@ -28,7 +28,9 @@ async def test_the_admin_api_refuses_a_value_with_a_trailing_newline(
     app: Any, db: Database, field: str, value: str
 ) -> None:
     headers = await make_token(db, "admin@example.jp", ("platform_admin", None))
-    refused = await app.post("/api/v1/admin/tenants", json={**TENANT, field: value}, headers=headers)
+    refused = await app.post(
+        "/api/v1/admin/tenants", json={**TENANT, field: value}, headers=headers
+    )
     assert refused.status_code == 422, refused.text
     assert refused.json()["error"]["field"] == field
     listed = await app.get("/api/v1/admin/tenants", headers=headers)
