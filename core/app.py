@@ -40,6 +40,7 @@ from core.web.errors import exception_handlers
 from core.web.health import healthz, readyz
 from core.web.inputs import refuse_unbounded_input
 from core.web.middleware import request_context_middleware
+from core.web.proxies import trusted_proxy_middleware
 from core.web.state import CoreState
 from core.web.ui.admin_pages import ADMIN_PAGES
 from core.web.ui.auth_pages import AUTH_PAGES
@@ -168,7 +169,11 @@ def create_app(
         dependencies=dependencies,
         guards=[enforce_access, refuse_unbounded_input],  # in this order: 401/404 first
         exception_handlers=exception_handlers,
-        middleware=[request_context_middleware, security_headers_middleware],
+        middleware=[
+            *trusted_proxy_middleware(settings),
+            request_context_middleware,
+            security_headers_middleware,
+        ],
         template_config=TemplateConfig(instance=JinjaTemplateEngine.from_environment(templates)),
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(title="Madoguchi API", version=__version__, path=SCHEMA_PATH),

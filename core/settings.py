@@ -3,11 +3,13 @@
 ``MADOGUCHI_HOME`` decides where ``var/`` lives (the SQLite file, keys, archives); without
 it, the current directory. ``MADOGUCHI_DATABASE_URL`` switches to PostgreSQL; the app
 connects with it, while ``MADOGUCHI_MIGRATION_DATABASE_URL`` (the table owner) runs
-migrations when it is given.
+migrations when it is given. ``MADOGUCHI_TRUSTED_PROXIES`` names the reverse proxies (addresses
+or CIDR ranges, separated by commas) whose ``X-Forwarded-For`` gives the client's address.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +31,7 @@ class Settings:
     secure_cookies: bool = False  # set MADOGUCHI_SECURE_COOKIES=1 behind HTTPS
     log_format: str = "auto"  # "json", "console" or "auto" (console on a terminal)
     tenants_dir: Path = field(default_factory=lambda: Path("tenants"))
+    trusted_proxies: tuple[str, ...] = ()  # none: X-Forwarded-For is ignored
 
     @property
     def var_dir(self) -> Path:
@@ -40,6 +43,20 @@ class Settings:
 
     def ensure_dirs(self) -> None:
         self.var_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _proxies(value: str) -> tuple[str, ...]:
+    """Addresses and CIDR ranges, normalised; a malformed one stops the start."""
+    found = []
+    for item in value.replace(",", " ").split():
+        try:
+            net = ipaddress.ip_network(item, strict=False) if "/" in item else None
+            found.append(str(net) if net else str(ipaddress.ip_address(item)))
+        except ValueError:
+            raise ValueError(
+                f"MADOGUCHI_TRUSTED_PROXIES: {item!r} is not an address or a CIDR range"
+            ) from None
+    return tuple(found)
 
 
 def _project_root() -> Path:
@@ -61,6 +78,7 @@ def load_settings(**overrides: object) -> Settings:
         "secure_cookies": _flag("MADOGUCHI_SECURE_COOKIES"),
         "log_format": os.environ.get("MADOGUCHI_LOG_FORMAT", "auto"),
         "tenants_dir": Path(os.environ.get("MADOGUCHI_TENANTS_DIR") or _project_root() / "tenants"),
+        "trusted_proxies": _proxies(os.environ.get("MADOGUCHI_TRUSTED_PROXIES", "")),
     }
     values.update(overrides)
     values["home"] = Path(str(values["home"])).resolve()
