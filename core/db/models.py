@@ -1,6 +1,7 @@
 """Import every core model so that metadata (and Alembic) sees all tables."""
 
 from core.audit.models import AuditEvent, AuditHead, PlatformAuditEvent, PlatformAuditHead
+from core.identity.attempts import SignInAttempt
 from core.identity.models import ApiToken, LoginSession, RoleGrant, User
 from core.jobs.models import Job
 from core.pii.models import Canary, Customer, TenantKey
@@ -21,6 +22,7 @@ __all__ = [
     "PlatformAuditHead",
     "RoleGrant",
     "SecurityAlert",
+    "SignInAttempt",
     "Tenant",
     "TenantKey",
     "TenantPlugin",

@@ -8,6 +8,8 @@ throttle and the audit events read the address from here, through ``scope["clien
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from litestar.middleware import DefineMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -22,4 +24,6 @@ def trusted_proxy_middleware(settings: Settings) -> list[DefineMiddleware]:
     turns uvicorn's own handling off: it trusts 127.0.0.1 by default)."""
     if not settings.trusted_proxies:
         return []
-    return [DefineMiddleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))]
+    # uvicorn's ASGI types are its own, not Litestar's: the same protocol
+    middleware = cast(Any, ProxyHeadersMiddleware)
+    return [DefineMiddleware(middleware, trusted_hosts=list(settings.trusted_proxies))]

@@ -8,43 +8,17 @@ counts.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
-import httpx
 import pytest
-import uvicorn
 from sqlmodel import col, select
 
-from core.app import create_app
 from core.audit.models import PlatformAuditEvent
-from core.cli.main import SERVE_OPTIONS
 from core.db.engine import Database
+from core.identity.attempts import ATTEMPTS
 from core.plugins.host import PluginHost
 from core.settings import Settings, load_settings
-
-
-@asynccontextmanager
-async def served(settings: Settings, host: PluginHost) -> AsyncIterator[httpx.AsyncClient]:
-    """The app behind uvicorn on a loopback port; the socket listens before the client
-    connects, so no waiting for the start is needed."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    port = listener.getsockname()[1]
-    app = create_app(settings, host=host)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **SERVE_OPTIONS))
-    serving = asyncio.create_task(server.serve(sockets=[listener]))
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-            yield client
-    finally:
-        server.should_exit = True
-        await serving
-        listener.close()
+from tests.core.web.serving import served
 
 
 async def failed_login_addresses(db: Database) -> list[str]:
@@ -65,14 +39,17 @@ async def test_forwarded_for_is_ignored_when_no_proxy_is_trusted(
     settings: Settings, host: PluginHost, db: Database
 ) -> None:
     async with served(settings, host) as client:
-        for n in range(3):
-            answer = await client.post(
+        answers = [
+            await client.post(
                 "/api/v1/auth/login",
-                json=login(f"u{n}@example.jp"),
+                json=login("sv@example.jp"),
                 headers={"X-Forwarded-For": f"203.0.113.{n}"},
             )
-            assert answer.status_code == 401
-    assert await failed_login_addresses(db) == ["127.0.0.1"] * 3
+            for n in range(ATTEMPTS + 1)
+        ]
+    # a new forged address each time neither hides the caller nor resets its count
+    assert [a.status_code for a in answers] == [401] * ATTEMPTS + [429]
+    assert await failed_login_addresses(db) == ["127.0.0.1"] * (ATTEMPTS + 1)
 
 
 async def test_a_trusted_proxy_gives_the_client_address(
@@ -91,7 +68,7 @@ async def test_a_trusted_proxy_gives_the_client_address(
 
 def test_a_malformed_trusted_proxy_stops_the_start(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MADOGUCHI_TRUSTED_PROXIES", "10.0.0.0/8, proxy.internal")
-    with pytest.raises(ValueError, match="proxy.internal"):
+    with pytest.raises(ValueError, match=r"proxy\.internal"):
         load_settings()
     monkeypatch.setenv("MADOGUCHI_TRUSTED_PROXIES", "10.1.2.3/8 ::1")
     assert load_settings().trusted_proxies == ("10.0.0.0/8", "::1")
