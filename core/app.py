@@ -40,6 +40,7 @@ from core.web.errors import exception_handlers
 from core.web.health import healthz, readyz
 from core.web.inputs import refuse_unbounded_input
 from core.web.middleware import request_context_middleware
+from core.web.openapi_ui import assets_router, render_plugins
 from core.web.proxies import trusted_proxy_middleware
 from core.web.state import CoreState
 from core.web.ui.admin_pages import ADMIN_PAGES
@@ -155,6 +156,7 @@ def create_app(
                 opt={"public": True},
                 include_in_schema=False,
             ),
+            assets_router(),
             healthz,
             readyz,
             TenantAdminController,
@@ -176,7 +178,12 @@ def create_app(
         ],
         template_config=TemplateConfig(instance=JinjaTemplateEngine.from_environment(templates)),
         lifespan=[lifespan],
-        openapi_config=OpenAPIConfig(title="Madoguchi API", version=__version__, path=SCHEMA_PATH),
+        openapi_config=OpenAPIConfig(
+            title="Madoguchi API",
+            version=__version__,
+            path=SCHEMA_PATH,
+            render_plugins=render_plugins(),
+        ),
         request_max_body_size=1024 * 1024,
         logging_config=None,
         debug=False,
