@@ -46,7 +46,10 @@ from core.web.access import enforce_access, route_permission
 from core.web.deps import dependencies
 from core.web.errors import exception_handlers
 from core.web.health import healthz, readyz
+from core.web.inputs import refuse_unbounded_input
 from core.web.middleware import request_context_middleware
+from core.web.openapi_ui import assets_router, render_plugins
+from core.web.proxies import trusted_proxy_middleware
 from core.web.state import CoreState
 from core.web.ui.access_pages import ACCESS_PAGES
 from core.web.ui.admin_pages import ADMIN_PAGES
@@ -170,6 +173,7 @@ def create_app(
                 opt={"public": True},
                 include_in_schema=False,
             ),
+            assets_router(),
             healthz,
             readyz,
             TenantAdminController,
@@ -187,12 +191,21 @@ def create_app(
             *plugin_routers(host),
         ],
         dependencies=dependencies,
-        guards=[enforce_access],
+        guards=[enforce_access, refuse_unbounded_input],  # in this order: 401/404 first
         exception_handlers=exception_handlers,
-        middleware=[request_context_middleware, security_headers_middleware],
+        middleware=[
+            *trusted_proxy_middleware(settings),
+            request_context_middleware,
+            security_headers_middleware,
+        ],
         template_config=TemplateConfig(instance=JinjaTemplateEngine.from_environment(templates)),
         lifespan=[lifespan],
-        openapi_config=OpenAPIConfig(title="Madoguchi API", version=__version__, path=SCHEMA_PATH),
+        openapi_config=OpenAPIConfig(
+            title="Madoguchi API",
+            version=__version__,
+            path=SCHEMA_PATH,
+            render_plugins=render_plugins(),
+        ),
         request_max_body_size=1024 * 1024,
         logging_config=None,
         debug=False,

@@ -5,10 +5,13 @@ it, the current directory. ``MADOGUCHI_DATABASE_URL`` switches to PostgreSQL; th
 connects with it, while ``MADOGUCHI_MIGRATION_DATABASE_URL`` (the table owner) runs
 migrations when it is given. ``MADOGUCHI_AUDIT_SIGNING_KEY_FILE`` says where the audit
 checkpoints' signing key lives; by default in the user's configuration folder, never in ``var/``.
+``MADOGUCHI_TRUSTED_PROXIES`` names the reverse proxies (addresses
+or CIDR ranges, separated by commas) whose ``X-Forwarded-For`` gives the client's address.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +34,7 @@ class Settings:
     log_format: str = "auto"  # "json", "console" or "auto" (console on a terminal)
     tenants_dir: Path = field(default_factory=lambda: Path("tenants"))
     audit_signing_key_file: Path = field(default_factory=lambda: default_audit_signing_key_file())
+    trusted_proxies: tuple[str, ...] = ()  # none: X-Forwarded-For is ignored
 
     @property
     def var_dir(self) -> Path:
@@ -50,6 +54,20 @@ def default_audit_signing_key_file() -> Path:
     sign a rewritten audit log."""
     config = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
     return Path(config) / "madoguchi" / "audit-signing.key"
+
+
+def _proxies(value: str) -> tuple[str, ...]:
+    """Addresses and CIDR ranges, normalised; a malformed one stops the start."""
+    found = []
+    for item in value.replace(",", " ").split():
+        try:
+            net = ipaddress.ip_network(item, strict=False) if "/" in item else None
+            found.append(str(net) if net else str(ipaddress.ip_address(item)))
+        except ValueError:
+            raise ValueError(
+                f"MADOGUCHI_TRUSTED_PROXIES: {item!r} is not an address or a CIDR range"
+            ) from None
+    return tuple(found)
 
 
 def _project_root() -> Path:
@@ -76,6 +94,7 @@ def load_settings(**overrides: object) -> Settings:
         )
         .expanduser()
         .resolve(),
+        "trusted_proxies": _proxies(os.environ.get("MADOGUCHI_TRUSTED_PROXIES", "")),
     }
     values.update(overrides)
     values["home"] = Path(str(values["home"])).resolve()

@@ -18,6 +18,8 @@ from typing import Any
 import httpx
 import uvicorn
 
+from core.cli.main import SERVE_OPTIONS
+
 __all__ = ["served"]
 
 
@@ -28,14 +30,18 @@ async def served(app: Any) -> AsyncIterator[httpx.AsyncClient]:
     listener.bind(("127.0.0.1", 0))
     listener.listen(128)  # connections made before the server accepts wait in the backlog
     port = listener.getsockname()[1]
-    config = uvicorn.Config(app, lifespan="on", log_config=None, access_log=False)
+    # the options ``madoguchi serve`` uses (no proxy headers unless the app trusts a proxy)
+    config = uvicorn.Config(app, lifespan="on", **SERVE_OPTIONS)
     server = uvicorn.Server(config)
     server.capture_signals = _no_signals  # type: ignore[method-assign]  # pytest owns them
     task = asyncio.create_task(server.serve(sockets=[listener]))
     try:
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
         async with httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=60
+            # a generous timeout: argon2 on two shared cores is slow, and nothing here is timed
+            base_url=f"http://127.0.0.1:{port}",
+            limits=limits,
+            timeout=60,
         ) as client:
             yield client
     finally:

@@ -17,6 +17,9 @@ from core.db.engine import Database
 __all__ = ["main"]
 
 console = Console()
+# uvicorn's own proxy-header handling is off: by default it takes X-Forwarded-For from any
+# connection from 127.0.0.1, while the app trusts only MADOGUCHI_TRUSTED_PROXIES (core.web.proxies)
+SERVE_OPTIONS: dict[str, Any] = {"access_log": False, "log_config": None, "proxy_headers": False}
 
 
 class MadoguchiGroup(click.Group):
@@ -93,7 +96,7 @@ def serve(ctx: click.Context, host: str, port: int, demo: bool, worker: bool | N
     in_process = runtime.settings.is_sqlite if worker is None else worker
     app = create_app(runtime.settings, host=runtime.host, run_worker=in_process)
     console.print(f"[bold]窓口 Madoguchi[/] http://{host}:{port}  (Ctrl+C で停止)")
-    uvicorn.run(app, host=host, port=port, access_log=False, log_config=None)
+    uvicorn.run(app, host=host, port=port, **SERVE_OPTIONS)
 
 
 @cli.command()

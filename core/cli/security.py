@@ -194,22 +194,30 @@ def offboard_command(ctx: click.Context, slug: str, archive: str | None, yes: bo
 @click.argument("email")
 @click.pass_context
 def password_command(ctx: click.Context, email: str) -> None:
-    """Set a user's password (read from stdin, or asked for twice on a terminal)."""
+    """Set a user's password (read from stdin, or asked for twice on a terminal); ends the
+    user's sessions."""
+    from sqlmodel import select
+
+    from core.identity.models import User
     from core.identity.passwords import PasswordPolicyError
     from core.identity.service import IdentityError, set_password
+    from core.identity.sessions import end_other_sessions
 
     password = read_password()
     runtime = _runtime(ctx)
 
-    async def work(db: Database) -> None:
+    async def work(db: Database) -> int:
         async with db.session() as session:
             await set_password(session, email, password)
+            user = (await session.exec(select(User).where(User.email == email.lower()))).one()
+            assert user.id is not None
+            return await end_other_sessions(session, user.id)
 
     try:
-        run(runtime, work)
+        ended = run(runtime, work)
     except (IdentityError, PasswordPolicyError) as exc:
         raise click.ClickException(str(exc)) from None
-    console.print("password set")
+    console.print(f"password set; {ended} session(s) signed out")
 
 
 def read_password() -> str:

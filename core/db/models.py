@@ -2,6 +2,7 @@
 
 from core.approvals.models import ChangeRequest
 from core.audit.models import AuditEvent, AuditHead, PlatformAuditEvent, PlatformAuditHead
+from core.identity.attempts import SignInAttempt
 from core.identity.models import ApiToken, Invitation, LoginSession, RoleGrant, User
 from core.jobs.models import Job
 from core.pii.models import Canary, Customer, PurposeNote, TenantKey
@@ -26,6 +27,7 @@ __all__ = [
     "PurposeNote",
     "RoleGrant",
     "SecurityAlert",
+    "SignInAttempt",
     "Tenant",
     "TenantKey",
     "TenantPlugin",

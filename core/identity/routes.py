@@ -27,7 +27,7 @@ from core.web.state import CoreState
 
 __all__ = ["AuthController"]
 
-_STATUS = {"invalid": 401, "second_factor": 401, "locked": 429, "enrol_totp": 403}
+_STATUS = {"invalid": 401, "throttled": 429}
 
 
 class LoginIn(StrictBody):
@@ -51,9 +51,12 @@ class AuthController(Controller):
         request_id = str(request.scope.get("state", {}).get("request_id", ""))
         with acting_as(Actor(request_id=request_id, client_addr=client, via="api")):
             try:
-                signed = await sign_in(core.db, core.keyring, data.email, data.password, data.totp)
+                signed = await sign_in(
+                    core.db, core.keyring, data.email, data.password, data.totp, client
+                )
             except SignInError as exc:
-                raise ApiError(_STATUS[exc.code], str(exc), code=exc.code) from exc
+                wait = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
+                raise ApiError(_STATUS[exc.code], str(exc), code=exc.code, headers=wait) from exc
         cookie = session_cookie(signed.token, secure=core.settings.secure_cookies)
         return Response(
             {"csrf_token": signed.csrf_token, "expires_at": signed.expires_at_iso},

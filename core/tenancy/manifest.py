@@ -131,7 +131,7 @@ def parse_manifest(
     if slug_value is None:
         raise ManifestError(source, "slug", "required")
     _expect(source, "slug", slug_value, str)
-    if not SLUG_RE.match(slug_value):
+    if not SLUG_RE.fullmatch(slug_value):
         raise ManifestError(source, "slug", "lower-case letters, digits and -, 1-63 characters")
     if "display_name" not in data:
         raise ManifestError(source, "display_name", "required")
@@ -140,13 +140,13 @@ def parse_manifest(
         raise ManifestError(source, "display_name", "1-200 characters")
     display_name_en = _expect(source, "display_name_en", data.get("display_name_en", ""), str)
     color = _expect(source, "color", data.get("color", "#1f6feb"), str)
-    if not COLOR_RE.match(color):
+    if not COLOR_RE.fullmatch(color):
         raise ManifestError(source, "color", "a colour like #1f6feb")
     retention = _expect(source, "retention_days", data.get("retention_days", 1095), int)
     if not 1 <= retention <= 36500:
         raise ManifestError(source, "retention_days", "between 1 and 36500")
     hours = _expect(source, "working_hours", data.get("working_hours", ""), str)
-    if hours and not HOURS_RE.match(hours):
+    if hours and not HOURS_RE.fullmatch(hours):
         raise ManifestError(source, "working_hours", "like 09:00-18:00")
     status = _expect(source, "status", data.get("status", "active"), str)
     if status not in ("active", "suspended"):

@@ -1,4 +1,7 @@
-"""Request ids and one log line per request (method, path, status, duration; no bodies)."""
+"""Request ids and one log line per request (method, route, status, duration; no bodies).
+
+The line names the route's template (``/t/{tenant}/verify/{token}``), never the path: a path
+may carry a secret (an identity-verification link) or a customer's identifier."""
 
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
             return
         headers = dict(scope.get("headers") or [])
         given = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = given if _SAFE_ID.match(given) else uuid.uuid4().hex
+        request_id = given if _SAFE_ID.fullmatch(given) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
@@ -45,7 +48,7 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
             log.info(
                 "request_finished",
                 method=scope.get("method"),
-                path=scope["path"],  # never the query string
+                route=scope.get("path_template") or "-",  # never the path or query string
                 status=status["code"],
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),
             )

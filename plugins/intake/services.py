@@ -284,7 +284,7 @@ async def save_queue(
     """Create the tenant's queue ``slug`` or change its name and routing; (queue, created).
     Audited (``queue.configure``, naming what changed); the next group of inquiries routes
     by it (queues are tenant configuration)."""
-    if not QUEUE_SLUG.match(slug):
+    if not QUEUE_SLUG.fullmatch(slug):
         raise ChangeError("slug", "lower-case letters, digits and hyphens, at most 63")
     unknown = [c for c in config["channels"] if c not in KNOWN_CHANNELS]
     if unknown:

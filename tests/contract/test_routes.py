@@ -22,6 +22,7 @@ PUBLIC = {
     "/login",
     "/language",
     "/static/{file_path:path}",
+    "/static/swagger-ui/{file_path:path}",  # the API documentation's scripts (core.web.openapi_ui)
     "/t/{tenant:str}/theme.css",
     "/t/{tenant:str}/contact",
     # a customer's side: the chat token or the one-time link is the credential

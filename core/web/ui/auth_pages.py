@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlmodel import select
 
 from core.audit.log import Actor, acting_as, record
 from core.authz.roles import PLATFORM_DOMAIN
+from core.identity.attempts import attempt_key, claim_attempt, clear_attempts
 from core.identity.models import User
 from core.identity.passwords import PasswordPolicyError, check_password, hash_password
 from core.identity.service import Principal, principal_for
@@ -22,6 +24,7 @@ from core.identity.sessions import (
     SignInError,
     clear_session_cookie,
     csrf_matches,
+    end_other_sessions,
     end_session,
     session_cookie,
     session_user,
@@ -129,26 +132,32 @@ async def login_submit(
                 data.get("email", ""),
                 data.get("password", ""),
                 data.get("totp") or None,
+                client,
             )
     except SignInError as exc:
-        status = {"invalid": 401, "second_factor": 401, "locked": 429, "enrol_totp": 403}[exc.code]
-        messages = {
-            "invalid": t.gettext("The e-mail address or the password is wrong."),
-            "second_factor": t.gettext("The one-time code is wrong."),
-            "locked": t.gettext("Sign-in is locked for a while after repeated failures."),
-            "enrol_totp": t.gettext(
-                "This account needs a second factor: ask an administrator to run madoguchi user totp."
-            ),
-        }
-        return await page(
+        throttled = exc.code == "throttled"
+        # one answer for every other refusal: which check failed is not told (see sign_in)
+        message = (
+            t.gettext(
+                "Too many failed sign-ins for this account from your address: please wait a few minutes."
+            )
+            if throttled
+            else t.gettext(
+                "The e-mail address, the password or the one-time code is wrong. Accounts with a platform role need the one-time code of their authenticator app (an administrator enrols it: madoguchi user totp)."
+            )
+        )
+        refused = await page(
             request,
             "login.html",
             title=t.gettext("Sign in"),
-            status_code=status,
-            error=messages[exc.code],
+            status_code=429 if throttled else 401,
+            error=message,
             email=data.get("email", ""),
             next=safe_next(data.get("next"), ""),
         )
+        if exc.retry_after:
+            refused.headers["Retry-After"] = str(exc.retry_after)
+        return refused
     async with core.db.session() as session:
         user = await session.get(User, signed.user_id)
         assert user is not None
@@ -227,18 +236,41 @@ async def change_password(
 
     if data.get("new") != data.get("again"):
         return await again(t.gettext("The two new passwords differ."))
+    # guesses of the current password are throttled like sign-ins (a stolen session must
+    # not be a way to find the password); the count is per account and address
+    key = attempt_key(principal.email, request.client.host if request.client else "")
+    if await claim_attempt(core.db, key) is not None:
+        return await again(
+            t.gettext(
+                "Too many failed sign-ins for this account from your address: please wait a few minutes."
+            ),
+            status=429,
+        )
     async with core.db.session() as session:
         user = await session.get(User, principal.user_id)
         assert user is not None
-        ok, _ = check_password(user.password_hash, data.get("current", ""))
+        ok, _ = await asyncio.to_thread(check_password, user.password_hash, data.get("current", ""))
         if not ok:
             return await again(t.gettext("The current password is wrong."))
+        await clear_attempts(session, key)
         try:
-            user.password_hash = hash_password(data.get("new", ""))
+            user.password_hash = await asyncio.to_thread(hash_password, data.get("new", ""))
         except PasswordPolicyError:
             return await again(t.gettext("A password needs at least 12 characters."))
-        await record(session, "user.password", object_type="user", object_id=principal.user_id)
-    return await again(t.gettext("Your password was changed."), "ok", 200)
+        # a session stolen before the change must not outlive the old password
+        ended = await end_other_sessions(
+            session, principal.user_id, keep=request.cookies.get(COOKIE)
+        )
+        await record(
+            session,
+            "user.password",
+            object_type="user",
+            object_id=principal.user_id,
+            fields=[f"sessions_ended:{ended}"],
+        )
+    return await again(
+        t.gettext("Your password was changed, and your other sessions were signed out."), "ok", 200
+    )
 
 
 @get("/switch", opt={"authenticated": True}, include_in_schema=False)

@@ -26,7 +26,7 @@ _HEADERS = [
 
 def security_headers_middleware(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith("/schema"):
+        if scope["type"] != "http":
             await app(scope, receive, send)
             return
 

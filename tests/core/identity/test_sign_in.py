@@ -1,22 +1,29 @@
-"""Signing in: argon2id passwords, lockout, TOTP for platform roles, database sessions, CSRF."""
+"""Signing in: argon2id passwords, the attempt throttle, TOTP for platform roles, database
+sessions, CSRF; one answer for every refusal."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from datetime import timedelta
 from typing import Any
 
 import pyotp
 from sqlmodel import col, select
 
+from core.app import create_app
 from core.audit.models import PlatformAuditEvent
 from core.db.base import utcnow
 from core.db.engine import Database
+from core.identity.attempts import ATTEMPTS
 from core.identity.models import LoginSession, User
 from core.identity.passwords import hash_password
 from core.identity.service import create_user, enrol_totp
 from core.pii.keyring import KeyRing
+from core.plugins.host import PluginHost
 from core.settings import Settings
 from tests.conftest import World, grant
+from tests.served import served
 
 PASSWORD = "まどぐち-correct-horse-42"
 
@@ -58,50 +65,105 @@ async def test_sign_in_uses_a_session_cookie_and_csrf(app: Any, db: Database, wo
     assert (await app.get("/api/v1/auth/me")).status_code == 401
 
 
-async def test_wrong_password_locks_after_five_tries_and_is_audited(app: Any, db: Database) -> None:
+async def login_outcomes(db: Database) -> list[str]:
+    async with db.session() as session:
+        events = await session.exec(
+            select(PlatformAuditEvent)
+            .where(PlatformAuditEvent.action == "auth.login")
+            .order_by(col(PlatformAuditEvent.seq))
+        )
+        return [e.outcome for e in events.all()]
+
+
+def answer(response: Any) -> tuple[int, str, str]:
+    error = response.json()["error"]
+    return response.status_code, error["code"], error["message"]
+
+
+async def test_failures_slow_down_their_address_without_locking_the_owner_out(
+    settings: Settings, host: PluginHost, db: Database
+) -> None:
     await make_user(db, "sv@example.jp")
-    for _ in range(5):
-        assert (await login(app, "sv@example.jp", "wrong-password-123")).status_code == 401
-    locked = await login(app, "sv@example.jp")  # the right password, but locked now
-    assert locked.status_code == 429 and locked.json()["error"]["code"] == "locked"
-    unknown = await login(app, "nobody@example.jp")
-    await make_user(db, "other@example.jp")
-    wrong = await login(app, "other@example.jp", "not-the-password")
-    assert unknown.status_code == wrong.status_code == 401
-    # an unknown address and a wrong password read the same: no account enumeration
-    assert unknown.json()["error"]["message"] == wrong.json()["error"]["message"]
-    async with db.session() as session:
-        outcomes = [
-            e.outcome
-            for e in (
-                await session.exec(
-                    select(PlatformAuditEvent).where(PlatformAuditEvent.action == "auth.login")
-                )
-            ).all()
+    behind_proxy = dataclasses.replace(settings, trusted_proxies=("127.0.0.0/8",))
+    attacker = {"X-Forwarded-For": "203.0.113.5"}
+    async with served(create_app(behind_proxy, host=host)) as client:
+
+        async def attempt(email: str, password: str, sender: dict[str, str]) -> Any:
+            body = {"email": email, "password": password}
+            return await client.post("/api/v1/auth/login", json=body, headers=sender)
+
+        known = [await attempt("sv@example.jp", "wrong-password-123", attacker) for _ in range(5)]
+        unknown = [
+            await attempt("nobody@example.jp", "wrong-password-123", attacker) for _ in range(5)
         ]
-    assert outcomes.count("failed:password") == 6  # five for sv@, one for other@
-    assert "failed:locked" in outcomes and "failed:unknown" in outcomes
-    async with db.session() as session:
-        user = (await session.exec(select(User).where(User.email == "sv@example.jp"))).one()
-        user.locked_until = utcnow() - timedelta(seconds=1)
-    assert (await login(app, "sv@example.jp")).status_code == 200
+        # the right password from the failing address waits too, as an unknown account does
+        known.append(await attempt("sv@example.jp", PASSWORD, attacker))
+        unknown.append(await attempt("nobody@example.jp", PASSWORD, attacker))
+        # the owner, from their own address, is not locked out
+        owner = await attempt("sv@example.jp", PASSWORD, {"X-Forwarded-For": "198.51.100.7"})
+    assert [answer(r) for r in known] == [answer(r) for r in unknown]
+    assert [r.status_code for r in known] == [401] * 5 + [429]
+    assert answer(known[-1])[1] == "throttled"
+    assert 0 < int(known[-1].headers["retry-after"]) <= 15 * 60
+    assert owner.status_code == 200
+    outcomes = await login_outcomes(db)
+    assert outcomes.count("failed:password") == 5 and outcomes.count("failed:unknown") == 5
+    assert outcomes.count("failed:throttled") == 2 and outcomes[-1] == "ok"
 
 
-async def test_platform_roles_need_a_second_factor(
+async def test_concurrent_attempts_get_no_more_than_the_throttle_allows(
+    settings: Settings, host: PluginHost, db: Database
+) -> None:
+    await make_user(db, "sv@example.jp")
+    async with served(
+        create_app(settings, host=host)
+    ) as client:  # a real server: the requests overlap
+        answers = await asyncio.gather(
+            *(login(client, "sv@example.jp", f"wrong-password-{n:03}") for n in range(12))
+        )
+    assert sorted(r.status_code for r in answers) == [401] * ATTEMPTS + [429] * (12 - ATTEMPTS)
+    assert (await login_outcomes(db)).count("failed:password") == ATTEMPTS
+
+
+async def test_sign_in_answers_do_not_tell_which_check_failed(
     app: Any, db: Database, settings: Settings
 ) -> None:
     await make_user(db, "admin@example.jp", ("platform_admin", None))
-    refused = await login(app, "admin@example.jp")
-    assert refused.status_code == 403 and refused.json()["error"]["code"] == "enrol_totp"
+    unknown = answer(await login(app, "nobody@example.jp"))
+    wrong_password = answer(await login(app, "admin@example.jp", "wrong-password-123"))
+    not_enrolled = answer(await login(app, "admin@example.jp"))  # the right password
+    assert unknown == wrong_password == not_enrolled
+    assert unknown[:2] == (401, "invalid") and "madoguchi user totp" in unknown[2]
     async with db.session() as session:
         secret, uri = await enrol_totp(session, KeyRing(settings), "admin@example.jp")
         stored = (await session.exec(select(User).where(User.email == "admin@example.jp"))).one()
     assert uri.startswith("otpauth://totp/") and secret not in (stored.totp_sealed or "")
-    assert (await login(app, "admin@example.jp", totp="000000")).status_code == 401
+    assert answer(await login(app, "admin@example.jp")) == unknown  # no code
+    assert answer(await login(app, "admin@example.jp", totp="000000")) == unknown
     code = pyotp.TOTP(secret).now()
     assert (await login(app, "admin@example.jp", totp=code)).status_code == 200
-    replay = await login(app, "admin@example.jp", totp=code)
-    assert replay.status_code == 401  # a code works once
+    assert answer(await login(app, "admin@example.jp", totp=code)) == unknown  # a code works once
+    outcomes = await login_outcomes(db)
+    for reason in ("unknown", "password", "totp_not_enrolled", "totp"):
+        assert f"failed:{reason}" in outcomes  # the audit log keeps what the answer does not say
+
+
+async def test_one_totp_code_opens_one_session_when_sent_in_parallel(
+    settings: Settings, host: PluginHost, db: Database
+) -> None:
+    await make_user(db, "admin@example.jp", ("platform_admin", None))
+    async with db.session() as session:
+        secret, _ = await enrol_totp(session, KeyRing(settings), "admin@example.jp")
+    code = pyotp.TOTP(secret).now()
+    async with served(
+        create_app(settings, host=host)
+    ) as client:  # a real server: the requests overlap
+        answers = await asyncio.gather(
+            *(login(client, "admin@example.jp", totp=code) for _ in range(4))
+        )
+    assert sorted(r.status_code for r in answers) == [200, 401, 401, 401]
+    async with db.session() as session:
+        assert len((await session.exec(select(LoginSession))).all()) == 1
 
 
 async def test_idle_and_absolute_timeouts_end_the_session(

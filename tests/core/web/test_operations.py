@@ -17,7 +17,7 @@ from core.db.engine import Database
 from core.logging import configure_logging
 from core.plugins.host import PluginHost
 from core.settings import Settings, load_settings
-from tests.conftest import make_tenant, make_token, restore_session_logging
+from tests.conftest import World, make_tenant, make_token, restore_session_logging
 
 CANARY = "カナリア太郎 canary-090-1234-5678"
 
@@ -94,4 +94,15 @@ async def test_request_log_has_ids_but_no_bodies_or_query_strings(
     [line] = [json.loads(x) for x in logs.splitlines() if '"request_finished"' in x]
     assert line["request_id"] == "req-12345678"
     assert isinstance(line["user"], int)
-    assert line["path"] == "/api/v1/admin/tenants"
+    assert line["route"] == "/api/v1/admin/tenants"
+
+
+async def test_the_request_log_names_the_route_template_never_a_secret_in_the_path(
+    app: Any, world: World, log_stream: io.StringIO
+) -> None:
+    secret = "verify-secret-0123456789abcdef"
+    await app.get(f"/t/{world.a.slug}/verify/{secret}")
+    logs = log_stream.getvalue()
+    assert secret not in logs
+    finished = [json.loads(x) for x in logs.splitlines() if '"request_finished"' in x]
+    assert [line["route"] for line in finished] == ["/t/{tenant}/verify/{token}"]
