@@ -21,7 +21,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.response import Template
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -36,6 +36,7 @@ from core import (
     utcnow,
 )
 from plugins.intake.models import ChatSession, Inquiry, InquiryMessage, Verification
+from plugins.intake.schemas import StrictBody
 from plugins.intake.services import NewInquiry, add_inbound, create_inquiry
 from plugins.intake.web import inquiry_or_404, notify_updated, relay_of
 
@@ -49,12 +50,12 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-class ChatStart(BaseModel):
+class ChatStart(StrictBody):
     body: str = Field(min_length=1, max_length=4000)
     name: str | None = Field(default=None, max_length=100)
 
 
-class ChatPost(BaseModel):
+class ChatPost(StrictBody):
     body: str = Field(min_length=1, max_length=4000)
 
 

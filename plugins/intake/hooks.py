@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from core import JobHandler, MenuItem, TenantContext, hookimpl
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core import JobHandler, MenuItem, SettingsError, TenantContext, hookimpl
 from plugins.intake import chat, cli, contact, outbox, pages, routes, services, sla
+from plugins.intake.addresses import check_addresses, claim_inbound_addresses
+from plugins.intake.vocabulary import VocabularyError, add_terms, seed_vocabulary
 
 
 @hookimpl
@@ -43,6 +47,22 @@ def register_menu_items() -> list[MenuItem]:
 def on_plugin_enabled(ctx: TenantContext, plugin_id: str, settings: dict[str, Any]) -> None:
     if plugin_id == "intake":
         services.check_channels(ctx, settings)
+
+
+@hookimpl
+async def check_plugin_settings(
+    ctx: TenantContext, session: AsyncSession, enabled: bool, settings: dict[str, Any]
+) -> None:
+    """The inbound addresses are the tenant's alone (released when intake is disabled); the
+    tenant has a vocabulary, holding the kinds of inquiry its web form offers."""
+    addresses = check_addresses(settings)
+    await claim_inbound_addresses(session, ctx, addresses if enabled else [])
+    if enabled:
+        await seed_vocabulary(session, ctx)
+        try:
+            await add_terms(session, ctx, "category", settings["contact_categories"])
+        except VocabularyError as exc:
+            raise SettingsError("contact_categories", exc.message) from None
 
 
 @hookimpl

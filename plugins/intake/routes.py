@@ -23,7 +23,7 @@ from core import (
 from plugins.intake import idempotency
 from plugins.intake.calls import CallIn, log_call, parse_csv
 from plugins.intake.models import Inquiry, InquiryMessage, Queue
-from plugins.intake.normalize import InputError, normalise_phone
+from plugins.intake.normalize import InputError, normalise_email, normalise_phone, one_line
 from plugins.intake.schemas import (
     InquiryCreate,
     InquiryDetail,
@@ -111,6 +111,9 @@ class InquiryController(Controller):
             raise _error(422, f"channel must be one of {', '.join(KNOWN_CHANNELS)}", "channel")
         try:
             phone = normalise_phone(data.phone)
+            email = normalise_email(data.email)
+            for name in ("subject", "name", "name_kana"):  # may become mail headers
+                one_line(getattr(data, name), name)
         except InputError as exc:
             raise _error(422, exc.message, exc.field) from exc
         claim = request.state.access_claim
@@ -124,7 +127,7 @@ class InquiryController(Controller):
             name=data.name,
             name_kana=data.name_kana,
             phone=phone,
-            email=data.email,
+            email=email,
             tags=data.tags,
             actor=claim.actor,
         )

@@ -27,6 +27,7 @@ from core import (
     new_uid,
     plugin_settings_by_tenant,
 )
+from plugins.intake.addresses import tenant_addresses
 from plugins.intake.mail import MailError, ParsedMail, parse_mail
 from plugins.intake.models import Attachment, Inquiry, InquiryMessage
 from plugins.intake.services import NewInquiry, add_inbound, create_inquiry
@@ -53,8 +54,10 @@ class IntakeSMTPHandler:
         found: dict[str, tuple[TenantContext, dict[str, Any]]] = {}
         for ctx, settings in await plugin_settings_by_tenant(self.db, self.host, "intake"):
             if "email" in settings["channels"]:
-                for address in settings["inbound_addresses"]:
-                    found[address.strip().lower()] = (ctx, settings)
+                # the rows, unique across tenants, not the settings: no address has two tenants
+                async with self.db.session(ctx) as session:
+                    for address in await tenant_addresses(session):
+                        found[address] = (ctx, settings)
         self._addresses, self._loaded = found, time.monotonic()
         return found
 
@@ -74,8 +77,11 @@ class IntakeSMTPHandler:
             return "554 5.6.0 Message could not be read"
         peer = session.peer[0] if session.peer else ""
         receipts = []
-        for address in dict.fromkeys(a.lower() for a in envelope.rcpt_tos):
-            ctx, settings = (await self.addresses())[address]
+        known = await self.addresses()
+        wanted = dict.fromkeys(a.strip().lower() for a in envelope.rcpt_tos)
+        if any(a not in known for a in wanted):  # released since RCPT: nothing stored yet
+            return "451 4.3.0 Mailbox moved, try again later"
+        for ctx, settings in (known[a] for a in wanted):
             with acting_as(Actor(via="smtp", client_addr=peer)):
                 receipts.append(await self._store(ctx, settings, mail))
         return f"250 2.0.0 Accepted {' '.join(receipts)}"
