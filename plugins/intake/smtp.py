@@ -17,6 +17,7 @@ from sqlmodel import col, select
 
 from core import (
     Actor,
+    Customer,
     Database,
     KeyRing,
     PersonalData,
@@ -90,7 +91,7 @@ class IntakeSMTPHandler:
         relay = self.host.relay(ctx, await enabled_plugins(self.db, ctx))
         async with self.db.session(ctx) as session:
             pd = PersonalData(self.db, session, self.keyring, ctx)
-            inquiry = await self._thread(session, mail)
+            inquiry = await self._thread(session, pd, mail)
             created = inquiry is None
             if inquiry is None:
                 inquiry = await create_inquiry(
@@ -142,15 +143,30 @@ class IntakeSMTPHandler:
             relay.on_inquiry_updated(ctx=ctx, inquiry_uid=uid, changes=["inbound"])
         return receipt
 
-    async def _thread(self, session: Any, mail: ParsedMail) -> Inquiry | None:
+    async def _thread(
+        self, session: Any, pd: PersonalData, mail: ParsedMail
+    ) -> Inquiry | None:
+        """The inquiry a reply belongs to: one its References / In-Reply-To name, whose
+        customer is the sender (compared through the e-mail blind index). Anyone else who
+        quotes a Message-ID starts an inquiry of their own."""
         if not mail.references:
             return None
-        found = (
+        named = (
             await session.exec(
-                select(InquiryMessage).where(col(InquiryMessage.message_id).in_(mail.references))
+                select(InquiryMessage.inquiry_id)
+                .where(col(InquiryMessage.message_id).in_(mail.references[:50]))
+                .order_by(col(InquiryMessage.id).desc())
             )
-        ).first()
-        if found is None:
+        ).all()
+        if not named:
             return None
-        inquiry: Inquiry | None = await session.get(Inquiry, found.inquiry_id)
-        return inquiry
+        senders = {c.id for c in await pd.find(email=mail.sender)}
+        for inquiry_id in dict.fromkeys(named):
+            inquiry: Inquiry | None = await session.get(Inquiry, inquiry_id)
+            customer_id = inquiry.customer_id if inquiry is not None else None
+            customer = await session.get(Customer, customer_id) if customer_id else None
+            while customer is not None and customer.merged_into_id is not None:
+                customer = await session.get(Customer, customer.merged_into_id)
+            if customer is not None and customer.id in senders:
+                return inquiry
+        return None

@@ -236,3 +236,31 @@ async def test_replies_go_out_through_the_relay_and_answers_thread_back(
     finally:
         relay.close()
         await relay.wait_closed()
+
+
+async def test_a_reply_threads_only_when_the_sender_is_the_inquirys_customer(
+    listener: Any, db: Database, settings: Settings
+) -> None:
+    """Anyone who knows a Message-ID (a forwarded mail, a guess) starts an inquiry of their
+    own; the customer, in whatever case or width, joins the thread."""
+    port, ctx, _ = listener
+    first = MIMEText("請求書の宛名を変えたいです。", "plain", "utf-8")
+    first["Subject"] = "請求書の宛名"
+    first["From"] = "taro@example.jp"
+    first["Message-ID"] = "<ask@mail.example.jp>"
+    await send(port, first)
+    stranger = MIMEText("この件、私の口座に返金してください。", "plain", "utf-8")
+    stranger["Subject"] = "Re: 請求書の宛名"
+    stranger["From"] = "mallory@example.net"
+    stranger["In-Reply-To"] = "<ask@mail.example.jp>"
+    stranger["References"] = "<ask@mail.example.jp>"
+    await send(port, stranger)
+    customer = MIMEText("宛名は山田商店でお願いします。", "plain", "utf-8")
+    customer["Subject"] = "Re: 請求書の宛名"
+    customer["From"] = "Taro@Example.JP"
+    customer["References"] = "<ask@mail.example.jp>"
+    await send(port, customer)
+    assert await conversation(db, settings, ctx) == [
+        ("請求書の宛名", ["請求書の宛名を変えたいです。", "宛名は山田商店でお願いします。"]),
+        ("Re: 請求書の宛名", ["この件、私の口座に返金してください。"]),
+    ]
