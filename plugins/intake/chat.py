@@ -36,6 +36,7 @@ from core import (
     utcnow,
 )
 from plugins.intake.models import ChatSession, Inquiry, InquiryMessage, Verification
+from plugins.intake.normalize import InputError, one_line
 from plugins.intake.schemas import StrictBody
 from plugins.intake.services import NewInquiry, add_inbound, create_inquiry
 from plugins.intake.web import inquiry_or_404, notify_updated, relay_of
@@ -94,6 +95,10 @@ class ChatController(Controller):
     ) -> Response[dict[str, Any]]:
         if "chat" not in plugin_settings["channels"]:
             raise ApiError(404, "Chat is not offered here.")
+        try:
+            one_line(data.name, "name")  # a name may end up in a mail header
+        except InputError as exc:
+            raise ApiError(422, exc.message, field=exc.field) from exc
         core = request.app.state.core
         relay = relay_of(request)
         pd = PersonalData(core.db, session, core.keyring, ctx)

@@ -41,6 +41,19 @@ CHANNEL_LABELS = {
     "chat": _("Chat"),
     "phone": _("Phone"),
 }
+DELIVERY_LABELS = {
+    "queued": _("mail queued"),
+    "retrying": _("mail not sent yet, trying again"),
+    "sent": _("mail sent"),
+    "failed": _("mail not sent"),
+}
+DELIVERY_REASONS = {
+    "no_relay": _("no mail relay is configured"),
+    "no_address": _("the customer has no e-mail address on file"),
+    "invalid_address": _("the address on file is not one e-mail address"),
+    "relay_refused": _("the mail relay refused it"),
+    "relay_unreachable": _("the mail relay could not be reached"),
+}
 VERIFICATION_LABELS = {
     "none": _("no link yet"),
     "pending": _("waiting for the customer"),
@@ -190,6 +203,8 @@ async def _detail(
             "at": m.created_at,
             "author": m.author_user_id,
             "body": await pd.open_text("intake_message", "body", m.uid, m.body),
+            "delivery": m.delivery,
+            "delivery_error": m.delivery_error,
         }
         for m in messages
     ]
@@ -216,6 +231,8 @@ async def _detail(
         customer_label=customer_label,
         customer_uid=customer_uid,
         canned=canned,
+        delivery_labels=DELIVERY_LABELS,
+        delivery_reasons=DELIVERY_REASONS,
         verification=VERIFICATION_LABELS[
             verification_state(await latest_verification(session, inquiry))
         ],

@@ -25,6 +25,7 @@ from plugins.intake.calls import CallIn, log_call, parse_csv
 from plugins.intake.models import Inquiry, InquiryMessage, Queue
 from plugins.intake.normalize import InputError, normalise_email, normalise_phone, one_line
 from plugins.intake.schemas import (
+    Delivery,
     InquiryCreate,
     InquiryDetail,
     InquiryRead,
@@ -88,6 +89,13 @@ async def _read(
         resolution_due=inquiry.resolution_due,
         created_at=inquiry.created_at,
     )
+
+
+def delivery_of(message: InquiryMessage) -> Delivery | None:
+    """Where a reply by e-mail stands, for the operator (None: not sent by e-mail)."""
+    if message.delivery is None:
+        return None
+    return Delivery(state=message.delivery, reason=message.delivery_error)
 
 
 class InquiryController(Controller):
@@ -212,6 +220,7 @@ class InquiryController(Controller):
                     body=await pd.open_text("intake_message", "body", m.uid, m.body),
                     author_user_id=m.author_user_id,
                     created_at=m.created_at,
+                    delivery=delivery_of(m),
                 )
                 for m in messages
             ],
@@ -276,6 +285,7 @@ class InquiryController(Controller):
                 body=data.body,
                 author_user_id=message.author_user_id,
                 created_at=message.created_at,
+                delivery=delivery_of(message),
             ),
             status_code=201,
             headers={"Cache-Control": "no-store"},

@@ -211,6 +211,13 @@ async def add_message(
         author_user_id=user_id,
     )
     message.body = await pd.seal_text("intake_message", "body", message.uid, body)
+    if kind == "reply" and inquiry.channel in ("email", "web"):
+        from plugins.intake.outbox import SEND_REPLY, queue_mail
+
+        # the operator must see a reply that will not go out, not assume it did
+        queued = await queue_mail(session, SEND_REPLY, {"message": message.uid})
+        message.delivery = "queued" if queued else "failed"
+        message.delivery_error = None if queued else "no_relay"
     session.add(message)
     if kind == "reply":
         if inquiry.first_responded_at is None:
@@ -220,10 +227,6 @@ async def add_message(
     inquiry.updated_at = utcnow()
     await session.flush()
     await audit(session, f"inquiry.{kind}", object_type="inquiry", object_id=inquiry.uid)
-    if kind == "reply" and inquiry.channel in ("email", "web"):
-        from plugins.intake.outbox import SEND_REPLY, queue_mail
-
-        await queue_mail(session, SEND_REPLY, {"message": message.uid})
     return message
 
 

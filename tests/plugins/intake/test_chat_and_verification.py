@@ -155,3 +155,15 @@ async def test_one_address_starting_too_many_chats_is_slowed_down(
     async with db.session(tenant.id if tenant else None) as session:
         assert len((await session.exec(select(ChatSession))).all()) == 10
     assert (await client.get("/t/sonpo/contact")).status_code == 200
+
+
+async def test_a_chat_start_with_a_line_break_in_the_name_or_an_unknown_field_is_refused(
+    chat_desk: Any,
+) -> None:
+    client, op = chat_desk
+    url = "/api/v1/t/sonpo/chat/conversations"
+    broken = await client.post(url, json={"body": "相談", "name": "甲\r\nBcc: x@spam.example"})
+    assert broken.status_code == 422 and broken.json()["error"]["field"] == "name"
+    extra = await client.post(url, json={"body": "相談", "email": "a@example.jp"})
+    assert extra.status_code == 422 and extra.json()["error"]["field"] == "email"
+    assert (await client.get("/api/v1/t/sonpo/inquiries", headers=op)).json() == []
