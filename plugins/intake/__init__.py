@@ -4,6 +4,8 @@ from core import PermissionSpec, PluginManifest, Setting
 
 # the web form's optional fields, in form order; the message itself is always there
 CONTACT_FIELDS = ("name", "name_kana", "email", "phone", "postal_code", "address", "subject")
+# what the identity-verification form may ask for, compared with the customer record
+VERIFY_FIELDS = ("name", "name_kana", "birth_date", "address", "phone")
 
 MANIFEST = PluginManifest(
     id="intake",
@@ -29,6 +31,12 @@ MANIFEST = PluginManifest(
         ),
         "identity_verification": Setting(
             "bool", default=False, description="offer the secure personal-data link"
+        ),
+        "verification_fields": Setting(
+            "list[str]",
+            default=["name", "birth_date"],
+            choices=VERIFY_FIELDS,
+            description="what the customer enters on the link; verified only when all match",
         ),
         "contact_fields": Setting(
             "list[str]",

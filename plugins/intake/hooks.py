@@ -7,7 +7,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import JobHandler, MenuItem, SettingsError, TenantContext, hookimpl
-from plugins.intake import chat, cli, contact, outbox, pages, routes, services, sla
+from plugins.intake import chat, cli, contact, outbox, pages, routes, services, sla, verification
 from plugins.intake.addresses import check_addresses, claim_inbound_addresses
 from plugins.intake.vocabulary import VocabularyError, add_terms, seed_vocabulary
 
@@ -19,13 +19,18 @@ def register_routes() -> list[Any]:
         routes.InquiryController,
         routes.CallController,
         chat.ChatController,
-        chat.VerificationController,
+        verification.VerificationController,
     ]
 
 
 @hookimpl
 def register_pages() -> list[Any]:
-    return [contact.contact_form, contact.contact_submit, *pages.INTAKE_PAGES, *chat.CHAT_PAGES]
+    return [
+        contact.contact_form,
+        contact.contact_submit,
+        *pages.INTAKE_PAGES,
+        *verification.VERIFICATION_PAGES,
+    ]
 
 
 @hookimpl
@@ -55,6 +60,8 @@ async def check_plugin_settings(
 ) -> None:
     """The inbound addresses are the tenant's alone (released when intake is disabled); the
     tenant has a vocabulary, holding the kinds of inquiry its web form offers."""
+    if settings["identity_verification"] and not settings["verification_fields"]:
+        raise SettingsError("verification_fields", "name what the customer must enter")
     addresses = check_addresses(settings)
     await claim_inbound_addresses(session, ctx, addresses if enabled else [])
     if enabled:

@@ -18,7 +18,9 @@ __all__ = [
 # One address and nothing else: no display name, no second address (``a@x, b@y`` would make a
 # receipt go to everyone listed, from the tenant's name), no whitespace or control characters,
 # and a domain with a dot. Deliberately narrower than RFC 5322, which allows quoted local parts.
-_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+")
+_EMAIL = re.compile(
+    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+"
+)
 _LINE_BREAKS = re.compile(r"[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 
 

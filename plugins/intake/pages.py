@@ -13,7 +13,6 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import ApiError, Customer, PersonalData, TenantContext, audit, page, utcnow
-from plugins.intake.chat import latest_verification, request_verification, verification_state
 from plugins.intake.models import CannedReply, Inquiry, InquiryMessage, InquiryStatus, Queue
 from plugins.intake.services import (
     KNOWN_CHANNELS,
@@ -24,6 +23,12 @@ from plugins.intake.services import (
     queue_stats,
     take_next,
     update_inquiry,
+)
+from plugins.intake.verification import (
+    FORM_FIELDS,
+    latest_verification,
+    request_verification,
+    verification_state,
 )
 from plugins.intake.web import inquiry_or_404, notify_updated
 
@@ -60,7 +65,13 @@ VERIFICATION_LABELS = {
     "expired": _("expired"),
     "verified": _("verified"),
     "mismatch": _("does not match"),
-    "recorded": _("recorded (nothing on file to compare)"),
+    "unverifiable": _("not verifiable (a required field is not on file)"),
+    "recorded": _("recorded (nothing on file to compare)"),  # links answered before 0.2
+}
+CHECK_LABELS = {
+    "match": _("matches"),
+    "mismatch": _("does not match"),
+    "not_on_file": _("not on file"),
 }
 
 
@@ -161,16 +172,34 @@ async def inquiry_detail(
     uid: FromPath[str],
     session: NamedDependency[AsyncSession],
     ctx: NamedDependency[TenantContext],
+    plugin_settings: NamedDependency[dict[str, Any]],
 ) -> Template:
     """One inquiry: banner with client and customer, the conversation, status and composer.
     Reading the conversation is an audited read of personal data."""
-    return await _detail(request, session, ctx, await inquiry_or_404(session, uid))
+    inquiry = await inquiry_or_404(session, uid)
+    return await _detail(request, session, ctx, plugin_settings, inquiry)
+
+
+async def _verification(
+    session: AsyncSession, settings: dict[str, Any], inquiry: Inquiry
+) -> dict[str, Any] | None:
+    """The verification card: None where the tenant does not offer it."""
+    if not settings["identity_verification"]:
+        return None
+    latest = await latest_verification(session, inquiry)
+    checks = dict(latest.checks) if latest is not None else {}
+    return {
+        "state": VERIFICATION_LABELS[verification_state(latest)],
+        "checks": [(FORM_FIELDS[f][0], CHECK_LABELS[c]) for f, c in checks.items()],
+        "asks": "、".join(FORM_FIELDS[f][0] for f in settings["verification_fields"]),
+    }
 
 
 async def _detail(
     request: Request[Any, Any, Any],
     session: AsyncSession,
     ctx: TenantContext,
+    settings: dict[str, Any],
     inquiry: Inquiry,
     verification_url: str | None = None,
 ) -> Template:
@@ -233,9 +262,7 @@ async def _detail(
         canned=canned,
         delivery_labels=DELIVERY_LABELS,
         delivery_reasons=DELIVERY_REASONS,
-        verification=VERIFICATION_LABELS[
-            verification_state(await latest_verification(session, inquiry))
-        ],
+        verification=await _verification(session, settings, inquiry),
         verification_url=verification_url,
     )
 
@@ -250,12 +277,16 @@ async def inquiry_verification(
     uid: FromPath[str],
     session: NamedDependency[AsyncSession],
     ctx: NamedDependency[TenantContext],
+    plugin_settings: NamedDependency[dict[str, Any]],
 ) -> Template:
     """A one-time identity-verification link, shown once on the page it answers with (never
-    put in a redirect's URL: it is a secret for the customer)."""
+    put in a redirect's URL: it is a secret for the customer); 404 where the tenant's
+    settings do not offer verification."""
+    if not plugin_settings["identity_verification"]:
+        raise ApiError(404, "Identity verification is not offered here.")
     inquiry = await inquiry_or_404(session, uid)
     path = await request_verification(session, ctx, inquiry, request.state.principal.user_id)
-    return await _detail(request, session, ctx, inquiry, verification_url=path)
+    return await _detail(request, session, ctx, plugin_settings, inquiry, verification_url=path)
 
 
 @post(

@@ -143,9 +143,7 @@ class IntakeSMTPHandler:
             relay.on_inquiry_updated(ctx=ctx, inquiry_uid=uid, changes=["inbound"])
         return receipt
 
-    async def _thread(
-        self, session: Any, pd: PersonalData, mail: ParsedMail
-    ) -> Inquiry | None:
+    async def _thread(self, session: Any, pd: PersonalData, mail: ParsedMail) -> Inquiry | None:
         """The inquiry a reply belongs to: one its References / In-Reply-To name, whose
         customer is the sender (compared through the e-mail blind index). Anyone else who
         quotes a Message-ID starts an inquiry of their own."""

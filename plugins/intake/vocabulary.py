@@ -50,7 +50,14 @@ DEFAULT_CATEGORIES = (
     "苦情",
     "その他",
 )
-DEFAULT_TAGS = ("至急", "要折り返し", "再問い合わせ", "クレーム", "高齢のお客様", "要エスカレーション")
+DEFAULT_TAGS = (
+    "至急",
+    "要折り返し",
+    "再問い合わせ",
+    "クレーム",
+    "高齢のお客様",
+    "要エスカレーション",
+)
 
 _TERMS = TenantStatement(  # built once; the group writer reads it when the config moved
     sa.select(col(VocabularyTerm.kind), col(VocabularyTerm.label)).where(

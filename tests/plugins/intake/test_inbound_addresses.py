@@ -149,7 +149,12 @@ async def test_disabling_intake_releases_its_addresses(db: Database, host: Plugi
                 {
                     "slug": "kaede",
                     "display_name": "kaede 株式会社",
-                    "plugins": {"intake": {"enabled": False, "settings": _mail([INBOX])["intake"]["settings"]}},
+                    "plugins": {
+                        "intake": {
+                            "enabled": False,
+                            "settings": _mail([INBOX])["intake"]["settings"],
+                        }
+                    },
                 },
                 host,
             )

@@ -29,7 +29,9 @@ def _contact(settings: Settings, **fields: str) -> dict[str, str]:
 async def _stored(db: Database, ctx: Any) -> tuple[int, int]:
     async with db.session(ctx) as session:
         inquiries = len((await session.exec(select(Inquiry))).all())
-        mails = len((await session.exec(select(Job).where(Job.kind == "intake.send_receipt"))).all())
+        mails = len(
+            (await session.exec(select(Job).where(Job.kind == "intake.send_receipt"))).all()
+        )
     return inquiries, mails
 
 

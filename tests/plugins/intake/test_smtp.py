@@ -314,14 +314,20 @@ async def test_a_reply_that_cannot_be_sent_shows_why_on_the_inquiry(
             uids = [i["uid"] for i in (await client.get(base, headers=headers)).json()]
             monkeypatch.delenv("MADOGUCHI_SMTP_RELAY", raising=False)  # no relay at all
             await client.post(
-                f"{base}/{uids[0]}/messages", json={"kind": "reply", "body": "回答0"}, headers=headers
+                f"{base}/{uids[0]}/messages",
+                json={"kind": "reply", "body": "回答0"},
+                headers=headers,
             )
             monkeypatch.setenv("MADOGUCHI_SMTP_RELAY", f"127.0.0.1:{dead_port}")
             await client.post(
-                f"{base}/{uids[1]}/messages", json={"kind": "reply", "body": "回答1"}, headers=headers
+                f"{base}/{uids[1]}/messages",
+                json={"kind": "reply", "body": "回答1"},
+                headers=headers,
             )
             await client.post(
-                f"{base}/{uids[2]}/messages", json={"kind": "reply", "body": "回答2"}, headers=headers
+                f"{base}/{uids[2]}/messages",
+                json={"kind": "reply", "body": "回答2"},
+                headers=headers,
             )
             while await worker.run_once():  # each job once; retries wait for their backoff
                 pass
