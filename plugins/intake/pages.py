@@ -30,7 +30,7 @@ from plugins.intake.verification import (
     request_verification,
     verification_state,
 )
-from plugins.intake.web import inquiry_or_404, notify_updated
+from plugins.intake.web import check_assignee, inquiry_or_404, notify_updated
 
 __all__ = ["INTAKE_PAGES"]
 
@@ -342,6 +342,8 @@ async def inquiry_update(
     data = await _form(request)
     inquiry = await inquiry_or_404(session, uid)
     assignee = data.get("assignee", "")
+    assignee_id = int(assignee) if assignee.isdigit() else None
+    await check_assignee(request, session, assignee_id)
     try:
         changes = await update_inquiry(
             session,
@@ -351,7 +353,7 @@ async def inquiry_update(
             priority=int(data["priority"]) if data.get("priority", "").isdigit() else None,
             category=data["category"].strip() if "category" in data else None,
             tags=data["tags"].replace("、", ",").split(",") if "tags" in data else None,
-            assignee_id=int(assignee) if assignee.isdigit() else None,
+            assignee_id=assignee_id,
             unassign=assignee == "none",
         )
     except ChangeError as exc:

@@ -47,7 +47,7 @@ from plugins.intake.services import (
     take_next,
     update_inquiry,
 )
-from plugins.intake.web import inquiry_or_404, notify_updated, relay_of
+from plugins.intake.web import check_assignee, inquiry_or_404, notify_updated, relay_of
 from plugins.intake.writer import Submission, writer_of
 
 log = structlog.get_logger("madoguchi.intake")
@@ -243,6 +243,7 @@ class InquiryController(Controller):
         session: NamedDependency[AsyncSession],
     ) -> InquiryRead:
         inquiry = await inquiry_or_404(session, uid)
+        await check_assignee(request, session, data.assignee_id)
         try:
             changes = await update_inquiry(
                 session,

@@ -105,7 +105,7 @@ class InquiryUpdate(StrictBody):
         default=None, max_length=MAX_TAGS
     )
     queue: str | None = Field(default=None, max_length=63)
-    assignee_id: int | None = None
+    assignee_id: int | None = None  # someone who works the queues (422 otherwise)
     unassign: bool = False
 
 

@@ -236,9 +236,7 @@ async def test_one_link_submitted_four_times_at_once_counts_once(
         tenant = await get_tenant(platform, "sonpo")
     async with db.session(tenant.id if tenant else None) as session:
         events = (
-            await session.exec(
-                select(AuditEvent).where(AuditEvent.action == "verification.submit")
-            )
+            await session.exec(select(AuditEvent).where(AuditEvent.action == "verification.submit"))
         ).all()
     assert len(events) == 1
 
