@@ -63,6 +63,7 @@ MANIFEST = PluginManifest(
         PermissionSpec("intake:configure", "see the intake channels and SLA"),
         PermissionSpec("queue:supervise", "see queue depth, SLA risk and operator load"),
         PermissionSpec("queue:configure", "create queues and change their routing"),
+        PermissionSpec("vocabulary:configure", "keep the categories and tags of inquiries"),
         PermissionSpec("call:log", "send call records (the contact-centre system's token)"),
     ),
     role_grants={
@@ -73,6 +74,7 @@ MANIFEST = PluginManifest(
             "intake:configure",
             "queue:supervise",
             "queue:configure",
+            "vocabulary:configure",
             "call:log",
         ),
         "operator": ("inquiry:read", "inquiry:create", "inquiry:reply", "intake:configure"),

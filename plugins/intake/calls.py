@@ -110,7 +110,7 @@ async def log_call(
             pd,
             ctx,
             settings,
-            NewInquiry(channel="phone", subject=None, body=memo, phone=phone, category="call"),
+            NewInquiry(channel="phone", subject=None, body=memo, phone=phone),
             relay,
         )
     else:

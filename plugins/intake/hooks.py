@@ -7,7 +7,18 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import JobHandler, MenuItem, SettingsError, TenantContext, hookimpl
-from plugins.intake import chat, cli, contact, outbox, pages, routes, services, sla, verification
+from plugins.intake import (
+    chat,
+    cli,
+    contact,
+    outbox,
+    pages,
+    routes,
+    services,
+    sla,
+    verification,
+    vocabulary_pages,
+)
 from plugins.intake.addresses import check_addresses, claim_inbound_addresses
 from plugins.intake.vocabulary import VocabularyError, add_terms, seed_vocabulary
 
@@ -30,6 +41,7 @@ def register_pages() -> list[Any]:
         contact.contact_submit,
         *pages.INTAKE_PAGES,
         *verification.VERIFICATION_PAGES,
+        *vocabulary_pages.VOCABULARY_PAGES,
     ]
 
 
@@ -44,6 +56,12 @@ def register_menu_items() -> list[MenuItem]:
             label="SVビュー",
             label_en="Supervisor view",
             permission="queue:supervise",
+        ),
+        MenuItem(
+            path="/vocabulary",
+            label="分類・タグ",
+            label_en="Categories and tags",
+            permission="vocabulary:configure",
         ),
     ]
 

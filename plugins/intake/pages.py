@@ -30,6 +30,7 @@ from plugins.intake.verification import (
     request_verification,
     verification_state,
 )
+from plugins.intake.vocabulary import read_vocabulary
 from plugins.intake.web import check_assignee, inquiry_or_404, notify_updated
 
 __all__ = ["INTAKE_PAGES"]
@@ -263,6 +264,7 @@ async def _detail(
         delivery_labels=DELIVERY_LABELS,
         delivery_reasons=DELIVERY_REASONS,
         verification=await _verification(session, settings, inquiry),
+        vocabulary=await read_vocabulary(session),
         verification_url=verification_url,
     )
 
@@ -340,6 +342,8 @@ async def inquiry_update(
     ctx: NamedDependency[TenantContext],
 ) -> Redirect:
     data = await _form(request)
+    form = await request.form()
+    tags = [t for t in form.getall("tags") if isinstance(t, str)] if "tags" in form else []
     inquiry = await inquiry_or_404(session, uid)
     assignee = data.get("assignee", "")
     assignee_id = int(assignee) if assignee.isdigit() else None
@@ -352,7 +356,7 @@ async def inquiry_update(
             queue_slug=data.get("queue") or None,
             priority=int(data["priority"]) if data.get("priority", "").isdigit() else None,
             category=data["category"].strip() if "category" in data else None,
-            tags=data["tags"].replace("、", ",").split(",") if "tags" in data else None,
+            tags=tags if "tags.shown" in data else None,  # the form's checkboxes
             assignee_id=assignee_id,
             unassign=assignee == "none",
         )

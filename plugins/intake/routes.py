@@ -33,6 +33,7 @@ from plugins.intake.schemas import (
     MessageCreate,
     MessageRead,
     QueueConfig,
+    VocabularyUpdate,
 )
 from plugins.intake.services import (
     KNOWN_CHANNELS,
@@ -47,6 +48,7 @@ from plugins.intake.services import (
     take_next,
     update_inquiry,
 )
+from plugins.intake.vocabulary import VocabularyError, read_vocabulary, save_vocabulary
 from plugins.intake.web import check_assignee, inquiry_or_404, notify_updated, relay_of
 from plugins.intake.writer import Submission, writer_of
 
@@ -251,6 +253,7 @@ class InquiryController(Controller):
                 status=data.status,
                 priority=data.priority,
                 category=data.category,
+                tags=data.tags,
                 queue_slug=data.queue,
                 assignee_id=data.assignee_id,
                 unassign=data.unassign,
@@ -353,6 +356,38 @@ class IntakeChannelsController(Controller):
             raise _error(404, "No such queue.", "slug") from exc
         except ChangeError as exc:
             raise _error(409, exc.message, exc.field) from exc
+
+    @get("/vocabulary", opt={"permission": "inquiry:read"})
+    async def vocabulary(self, session: NamedDependency[AsyncSession]) -> dict[str, list[str]]:
+        """The categories and tags an inquiry of this tenant may carry."""
+        terms = await read_vocabulary(session)
+        return {"categories": list(terms.categories), "tags": list(terms.tags)}
+
+    @put("/vocabulary/{kind:str}", opt={"permission": "vocabulary:configure"})
+    async def configure_vocabulary(
+        self,
+        kind: FromPath[str],
+        data: JSONBody[VocabularyUpdate],
+        session: NamedDependency[AsyncSession],
+        ctx: NamedDependency[TenantContext],
+        plugin_settings: NamedDependency[dict[str, Any]],
+    ) -> dict[str, Any]:
+        """Set every term of ``categories`` or ``tags`` (audited); a category a queue routes
+        by or the web form offers cannot be removed (422 naming it)."""
+        if kind not in VOCABULARY_KINDS:
+            raise _error(404, "No such vocabulary: categories or tags.", "kind")
+        try:
+            added, removed = await save_vocabulary(
+                session, ctx, VOCABULARY_KINDS[kind], data.labels, plugin_settings
+            )
+        except VocabularyError as exc:
+            raise _error(422, exc.message, exc.field) from exc
+        terms = await read_vocabulary(session)
+        labels = terms.categories if kind == "categories" else terms.tags
+        return {"labels": list(labels), "added": added, "removed": removed}
+
+
+VOCABULARY_KINDS = {"categories": "category", "tags": "tag"}
 
 
 class CallController(Controller):

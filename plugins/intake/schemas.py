@@ -19,6 +19,7 @@ __all__ = [
     "MessageRead",
     "QueueConfig",
     "StrictBody",
+    "VocabularyUpdate",
 ]
 
 CATEGORY_LENGTH, TAG_LENGTH, MAX_TAGS = 64, 32, 20  # as the vocabularies allow
@@ -128,3 +129,9 @@ class QueueConfig(StrictBody):
     keywords: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
         default_factory=list, max_length=50
     )
+
+
+class VocabularyUpdate(StrictBody):
+    """Every term of one kind, in the order to show them; terms left out are removed."""
+
+    labels: list[Annotated[str, Field(max_length=CATEGORY_LENGTH)]] = Field(max_length=200)

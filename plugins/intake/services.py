@@ -25,6 +25,7 @@ from core import (
 )
 from plugins.intake.models import Inquiry, InquiryMessage, InquiryStatus, Queue
 from plugins.intake.registration import NewInquiry, ensure_default_queue, register_inquiries
+from plugins.intake.vocabulary import VocabularyError, check_inquiry_labels, read_vocabulary
 
 __all__ = [
     "KNOWN_CHANNELS",
@@ -164,11 +165,16 @@ async def update_inquiry(
             raise ChangeError("priority", "1 to 5")
         inquiry.priority = priority
         changes.append("priority")
+    if category is not None or tags is not None:
+        cleaned = sorted({t.strip() for t in tags or [] if t.strip()})
+        try:
+            check_inquiry_labels(await read_vocabulary(session), category or "", cleaned)
+        except VocabularyError as exc:
+            raise ChangeError(exc.field, exc.message) from None
     if category is not None and category != inquiry.category:
-        inquiry.category = category[:64]
+        inquiry.category = category
         changes.append("category")
     if tags is not None:
-        cleaned = sorted({t.strip()[:32] for t in tags if t.strip()})[:20]
         if cleaned != sorted(inquiry.tags or []):
             inquiry.tags = cleaned
             changes.append("tags")
@@ -292,6 +298,11 @@ async def save_queue(
     unknown = [c for c in config["channels"] if c not in KNOWN_CHANNELS]
     if unknown:
         raise ChangeError("channels", f"{unknown[0]} is not one of {', '.join(KNOWN_CHANNELS)}")
+    categories = (await read_vocabulary(session)).categories
+    unknown = [c for c in config["categories"] if c not in categories]
+    if unknown:  # routing by a label no inquiry can carry would route nothing
+        shown = ", ".join(c[:40] for c in unknown[:5])
+        raise ChangeError("categories", f"not categories of this desk's vocabulary: {shown}")
     queue = (await session.exec(select(Queue).where(Queue.slug == slug))).first()
     created = queue is None
     if queue is None:

@@ -60,9 +60,9 @@ DEFAULT_TAGS = (
 )
 
 _TERMS = TenantStatement(  # built once; the group writer reads it when the config moved
-    sa.select(col(VocabularyTerm.kind), col(VocabularyTerm.label)).where(
-        col(VocabularyTerm.tenant_id) == TENANT
-    )
+    sa.select(col(VocabularyTerm.kind), col(VocabularyTerm.label))
+    .where(col(VocabularyTerm.tenant_id) == TENANT)
+    .order_by(col(VocabularyTerm.id))
 )
 
 
@@ -78,8 +78,10 @@ class VocabularyError(ValueError):
 
 @dataclass(frozen=True)
 class Vocabulary:
-    categories: frozenset[str]
-    tags: frozenset[str]
+    """The terms of each kind, in the order they were added."""
+
+    categories: tuple[str, ...]
+    tags: tuple[str, ...]
 
 
 def _shown(labels: Iterable[str]) -> str:
@@ -102,8 +104,8 @@ async def read_vocabulary(session: AsyncSession) -> Vocabulary:
     """The session tenant's vocabulary (one statement)."""
     rows = (await run_statement(session, _TERMS)).all()
     return Vocabulary(
-        frozenset(label for kind, label in rows if kind == "category"),
-        frozenset(label for kind, label in rows if kind == "tag"),
+        tuple(label for kind, label in rows if kind == "category"),
+        tuple(label for kind, label in rows if kind == "tag"),
     )
 
 

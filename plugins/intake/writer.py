@@ -40,6 +40,12 @@ from plugins.intake.idempotency import IN_FLIGHT, Replay, keys_from_rows, keys_r
 from plugins.intake.models import IdempotencyRecord
 from plugins.intake.registration import NewInquiry, Registered, read_queues, register_inquiries
 from plugins.intake.schemas import InquiryRead
+from plugins.intake.vocabulary import (
+    Vocabulary,
+    VocabularyError,
+    check_inquiry_labels,
+    read_vocabulary,
+)
 
 __all__ = ["Outcome", "Submission", "writer_of"]
 
@@ -66,6 +72,15 @@ def response_body(registered: Registered) -> dict[str, Any]:
     return InquiryRead.model_validate(registered, from_attributes=True).model_dump(mode="json")
 
 
+def _unknown_labels(vocabulary: Vocabulary, inquiry: NewInquiry) -> ApiError | None:
+    """422 naming a category or tag the tenant's vocabulary lacks; None if all are known."""
+    try:
+        check_inquiry_labels(vocabulary, inquiry.category, list(inquiry.tags))
+    except VocabularyError as exc:
+        return ApiError(422, exc.message, field=exc.field)
+    return None
+
+
 @dataclass(frozen=True)
 class _Read:
     """What a group read before its turn."""
@@ -86,6 +101,8 @@ class InquiryWriter:
     # tenant id -> (config_version, its queues): queues are tenant configuration, whose
     # every write moves the version on (``__tenant_config__``), which each group reads
     queues: dict[int, tuple[int, list[Any]]] = field(default_factory=dict)
+    # tenant id -> (config_version, its vocabulary), kept the same way as the queues
+    vocabularies: dict[int, tuple[int, Vocabulary]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.group = GroupCommit(
@@ -131,7 +148,26 @@ class InquiryWriter:
                         else settled
                     )
         queues = await self._queues(session, ctx, rechecked) if None in answers else []
+        labelled = [n for n, s in enumerate(group) if s.inquiry.category or s.inquiry.tags]
+        if any(answers[n] is None for n in labelled):  # a desk that labels nothing reads none
+            vocabulary = await self._vocabulary(session, ctx, rechecked)
+            for n in labelled:
+                if answers[n] is None:
+                    answers[n] = _unknown_labels(vocabulary, group[n].inquiry)
         return _Read(rechecked, answers, entries, queues)
+
+    async def _vocabulary(
+        self, session: AsyncSession, ctx: TenantContext, read: Rechecked
+    ) -> Vocabulary:
+        """The tenant's vocabulary: as read before under the same config_version, else
+        afresh (tenant configuration, like the queues)."""
+        known = self.vocabularies.get(ctx.id)
+        if known is not None and known[0] == read.config_version:
+            return known[1]
+        vocabulary = await read_vocabulary(session)
+        if read.config_version is not None:
+            self.vocabularies[ctx.id] = (read.config_version, vocabulary)
+        return vocabulary
 
     async def _queues(
         self, session: AsyncSession, ctx: TenantContext, read: Rechecked

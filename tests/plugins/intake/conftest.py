@@ -61,10 +61,13 @@ async def desk(settings: Settings, db: Database) -> Any:
     intake = {"settings": {"identity_verification": True}}
     ctx = await make_tenant(db, host, "honey", {"intake": intake, "listener": {}})
     from plugins.intake.models import Queue
+    from plugins.intake.vocabulary import add_terms
 
     async with db.session(ctx) as session:
         session.add(Queue(tenant_id=ctx.id, slug="retention", name="解約防止", position=1))
         session.add(Queue(tenant_id=ctx.id, slug="general", name="一般", position=1000))
+        await add_terms(session, ctx, "category", ["請求", "解約"])
+        await add_terms(session, ctx, "tag", ["定期便"])
     headers = {
         "op1": await make_token(db, "op1@bpo.example.jp", ("operator", "honey")),
         "op2": await make_token(db, "op2@bpo.example.jp", ("operator", "honey")),

@@ -24,7 +24,6 @@ from plugins.intake.models import Inquiry, Verification
 from tests.conftest import make_tenant, make_token
 from tests.plugins.intake.conftest import concurrent_client
 
-
 VERIFYING = {
     "channels": ["chat", "web"],
     "identity_verification": True,
