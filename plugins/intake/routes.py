@@ -144,8 +144,8 @@ class InquiryController(Controller):
         inquiry.chosen_queue = relay.resolve_queue(
             ctx=ctx, channel=data.channel, category=data.category, text=inquiry.text
         )
-        digest = idempotency.request_hash(data.model_dump())
-        outcome = await writer_of(request).submit(ctx, Submission(claim, key, digest, inquiry))
+        body = idempotency.canonical_body(data.model_dump()) if key is not None else b""
+        outcome = await writer_of(request).submit(ctx, Submission(claim, key, body, inquiry))
         if outcome.replayed:
             return Response(
                 outcome.body, status_code=outcome.status, headers={"Idempotent-Replayed": "true"}

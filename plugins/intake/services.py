@@ -174,10 +174,9 @@ async def update_inquiry(
     if category is not None and category != inquiry.category:
         inquiry.category = category
         changes.append("category")
-    if tags is not None:
-        if cleaned != sorted(inquiry.tags or []):
-            inquiry.tags = cleaned
-            changes.append("tags")
+    if tags is not None and cleaned != sorted(inquiry.tags or []):
+        inquiry.tags = cleaned
+        changes.append("tags")
     if queue_slug is not None:
         queue = (await session.exec(select(Queue).where(Queue.slug == queue_slug))).first()
         if queue is None:

@@ -13,7 +13,6 @@ from core.plugins.host import PluginHost
 from core.tenancy.manifest import load_manifests
 from core.tenancy.service import apply_specs
 from plugins.intake.models import Inquiry
-from plugins.intake.vocabulary import DEFAULT_CATEGORIES, DEFAULT_TAGS
 from tests.conftest import make_tenant
 from tests.core.web.test_pages import sign_in, with_password
 from tests.plugins.intake.conftest import BODY
@@ -143,6 +142,7 @@ async def test_supervisors_keep_the_vocabulary_and_it_is_audited(desk: Any, db: 
 async def test_new_tenants_start_with_a_japanese_vocabulary_holding_their_form_kinds(
     db: Database, host: PluginHost, app: Any
 ) -> None:
+    from plugins.intake.vocabulary import DEFAULT_CATEGORIES, DEFAULT_TAGS
     from tests.conftest import make_token
 
     await make_tenant(
