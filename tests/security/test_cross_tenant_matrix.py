@@ -78,6 +78,7 @@ async def test_no_role_of_one_tenant_succeeds_against_another(
         "{uid}": world.customer_b,
         "{export_id}": str(export_b),
         "{slug}": "general",  # a queue
+        "{kind}": "tags",  # an intake vocabulary
     }
     operations = [
         (method.upper(), path, op)

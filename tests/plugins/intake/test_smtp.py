@@ -362,3 +362,15 @@ async def test_a_reply_that_cannot_be_sent_shows_why_on_the_inquiry(
     finally:
         refusing.close()
         await refusing.wait_closed()
+
+
+async def test_a_subject_that_decodes_to_several_lines_is_stored_on_one(
+    listener: Any, db: Database, settings: Settings
+) -> None:
+    port, ctx, _ = listener
+    message = MIMEText("本文です。", "plain", "utf-8")
+    message["Subject"] = Header("一行目\r\nBcc: spam@example.net", "utf-8")  # an encoded word
+    message["From"] = "taro@example.jp"
+    await send(port, message)
+    [(subject, _)] = await conversation(db, settings, ctx)
+    assert subject == "一行目 Bcc: spam@example.net"
