@@ -109,6 +109,8 @@ def main() -> None:
         home = Path(tmp)
         env = {k: v for k, v in os.environ.items() if not k.startswith("MADOGUCHI_")}
         env.update(MADOGUCHI_HOME=str(home), MADOGUCHI_LOG_FORMAT="json")
+        # the audit signing key lives outside var/: in the run's own folder, not the user's
+        env.update(MADOGUCHI_AUDIT_SIGNING_KEY_FILE=str(home / "secrets" / "audit-signing.key"))
         if args.database_url:
             env.update(MADOGUCHI_DATABASE_URL=args.database_url)
             _cli(env, "db", "upgrade")

@@ -35,6 +35,7 @@ from core.version import __version__
 from core.web.access import AccessClaim, Rechecked, recheck_access
 from core.web.deps import after_commit, notify_committed
 from core.web.errors import ApiError
+from core.web.members import user_may
 from core.web.ui.render import page
 
 __all__ = [
@@ -90,5 +91,6 @@ __all__ = [
     "run_reads",
     "run_statement",
     "tenant_id_field",
+    "user_may",
     "utcnow",
 ]

@@ -200,7 +200,10 @@ def tenant_apply(ctx: click.Context, path: Path) -> None:
         specs = load_manifests(path, runtime.host)
     except ManifestError as exc:
         raise click.ClickException(str(exc)) from None
-    changes = run(runtime, lambda db: apply_specs(db, runtime.host, specs))
+    try:
+        changes = run(runtime, lambda db: apply_specs(db, runtime.host, specs))
+    except ManifestError as exc:  # refused by a plugin's check of its settings
+        raise click.ClickException(str(exc)) from None
     for change in changes:
         if not change.changed:
             console.print(f"{change.slug}: unchanged")

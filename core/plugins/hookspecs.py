@@ -8,6 +8,7 @@ Families, as datasette and pytest group them:
 * ``on_*`` are notifications for one tenant; return values are ignored. They reach only the
   plugins that tenant enabled (through the per-tenant relay).
 * ``resolve_*`` (added by later features) are ``firstresult``: the first non-None answer wins.
+* ``check_*`` run inside a write transaction, on the one plugin concerned, and may refuse it.
 
 Every tenant-scoped hook takes the :class:`~core.tenancy.context.TenantContext` first.
 ``docs/plugin_hooks.md`` has one section per hook headed by its exact signature;
@@ -21,8 +22,11 @@ from typing import TYPE_CHECKING, Any
 from core.plugins.markers import hookspec
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
     import click
     from litestar.types import ControllerRouterHandler
+    from sqlmodel.ext.asyncio.session import AsyncSession
 
     from core.jobs.registry import JobHandler
     from core.plugins.api import MenuItem, PermissionSpec, PortalSection
@@ -127,6 +131,31 @@ def on_plugin_enabled(ctx: TenantContext, plugin_id: str, settings: dict[str, An
     Sent to every plugin the tenant has enabled (including the one just enabled), after the
     change committed; ``settings`` are the validated settings with defaults filled in.
     The return value is ignored.
+    """
+
+
+# ---------------------------------------------------------------------------------------
+# check_*: inside the write transaction, on the one plugin concerned; may refuse the write
+# ---------------------------------------------------------------------------------------
+
+
+@hookspec
+def check_plugin_settings(
+    ctx: TenantContext, session: AsyncSession, enabled: bool, settings: dict[str, Any]
+) -> Awaitable[None] | None:
+    """Check, and record, this plugin's settings for a tenant inside the transaction that
+    saves them.
+
+    Called only on the plugin whose settings they are, each time a tenant's manifest is
+    applied (``madoguchi tenant apply``, the admin API, the console), after the settings
+    passed the manifest's schema; ``settings`` are those validated settings with defaults,
+    ``enabled`` whether the tenant has the plugin enabled after this save, ``session`` the
+    saving transaction, bound to the tenant. Raise :class:`~core.plugins.api.SettingsError`
+    to refuse: nothing of the save is stored, and the caller gets a manifest error naming
+    ``plugins.<id>.settings.<field>``. Write here the rows the settings imply (a unique row
+    makes a claim across tenants race-free: of two tenants saving at once, one wins). May be
+    a coroutine function; the return value is otherwise ignored. Implemented by plugins whose
+    settings must be checked against data, such as an address no other tenant may hold.
     """
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import inspect
 from collections.abc import Iterable, Mapping, Sequence
 from types import ModuleType
 from typing import Any
@@ -138,6 +139,20 @@ class PluginHost:
         for spec in specs:
             unique.setdefault(spec.name, spec)
         return sorted(unique.values(), key=lambda s: s.name)
+
+    # -- one plugin's own hooks -----------------------------------------------------------
+
+    async def check_settings(
+        self, ctx: TenantContext, session: Any, plugin_id: str, enabled: bool, settings: Any
+    ) -> None:
+        """Ask ``plugin_id`` alone to check and record its settings for the tenant
+        (``check_plugin_settings``) in the caller's transaction; a ``SettingsError`` it
+        raises passes through to the caller."""
+        others = [p for name, p in self.pm.list_name_plugin() if name != plugin_id]
+        caller = self.pm.subset_hook_caller("check_plugin_settings", others)
+        for result in caller(ctx=ctx, session=session, enabled=enabled, settings=settings):
+            if inspect.isawaitable(result):
+                await result
 
     # -- per-tenant relay --------------------------------------------------------------
 

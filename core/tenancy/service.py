@@ -27,6 +27,7 @@ from core.plugins.models import TenantPlugin
 from core.tenancy.context import TenantContext
 from core.tenancy.manifest import SECURITY_KEYS, ManifestError, TenantSpec
 from core.tenancy.models import Tenant
+from core.tenancy.plugin_checks import check_plugin_settings
 from core.tenancy.schemas import PluginState, TenantRead
 
 __all__ = [
@@ -223,7 +224,12 @@ async def apply_specs(
         actor = current_actor()
         by = Requester(actor.user_id, "cli" if actor.user_id is None else actor.via)
     async with db.session() as session:
-        changes = [await _apply_one(session, spec, by) for spec in specs]
+        changes = []
+        for spec in specs:
+            changes.append(await _apply_one(session, spec, by))
+            # the plugins check and record their settings in this transaction (may refuse)
+            assert changes[-1].context is not None
+            await check_plugin_settings(session, host, spec, changes[-1].context)
     for change in changes:
         if not change.changed or change.context is None:
             continue

@@ -4,6 +4,8 @@ from core import PermissionSpec, PluginManifest, Setting
 
 # the web form's optional fields, in form order; the message itself is always there
 CONTACT_FIELDS = ("name", "name_kana", "email", "phone", "postal_code", "address", "subject")
+# what the identity-verification form may ask for, compared with the customer record
+VERIFY_FIELDS = ("name", "name_kana", "birth_date", "address", "phone")
 
 MANIFEST = PluginManifest(
     id="intake",
@@ -30,6 +32,12 @@ MANIFEST = PluginManifest(
         "identity_verification": Setting(
             "bool", default=False, description="offer the secure personal-data link"
         ),
+        "verification_fields": Setting(
+            "list[str]",
+            default=["name", "birth_date"],
+            choices=VERIFY_FIELDS,
+            description="what the customer enters on the link; verified only when all match",
+        ),
         "contact_fields": Setting(
             "list[str]",
             default=list(CONTACT_FIELDS),
@@ -55,6 +63,7 @@ MANIFEST = PluginManifest(
         PermissionSpec("intake:configure", "see the intake channels and SLA"),
         PermissionSpec("queue:supervise", "see queue depth, SLA risk and operator load"),
         PermissionSpec("queue:configure", "create queues and change their routing"),
+        PermissionSpec("vocabulary:configure", "keep the categories and tags of inquiries"),
         PermissionSpec("call:log", "send call records (the contact-centre system's token)"),
     ),
     role_grants={
@@ -65,6 +74,7 @@ MANIFEST = PluginManifest(
             "intake:configure",
             "queue:supervise",
             "queue:configure",
+            "vocabulary:configure",
             "call:log",
         ),
         "operator": ("inquiry:read", "inquiry:create", "inquiry:reply", "intake:configure"),

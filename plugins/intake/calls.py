@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import PersonalData, TenantContext, audit, utcnow
 from plugins.intake.models import CallRecord, Inquiry, InquiryStatus
-from plugins.intake.normalize import InputError, normalise_phone
+from plugins.intake.normalize import InputError, normalise_email, normalise_phone
+from plugins.intake.schemas import StrictBody
 from plugins.intake.services import NewInquiry, add_inbound, create_inquiry
 
 __all__ = ["CSV_COLUMNS", "CallIn", "LoggedCall", "log_call", "parse_csv"]
@@ -38,7 +39,7 @@ JOIN_WITHIN = timedelta(days=7)
 OUTCOMES = ("answered", "abandoned", "voicemail", "callback", "transferred")
 
 
-class CallIn(BaseModel):
+class CallIn(StrictBody):
     call_id: str = Field(min_length=1, max_length=100)
     caller_number: str | None = Field(default=None, max_length=40)
     queue: str = Field(default="", max_length=100)
@@ -65,6 +66,7 @@ def _check(call: CallIn) -> str | None:
         raise InputError("started_at", "needs a timezone (e.g. +09:00)")
     if call.ended_at is not None and call.ended_at < call.started_at:
         raise InputError("ended_at", "before started_at")
+    normalise_email(call.operator, "operator")  # one staff address, or none
     return normalise_phone(call.caller_number, "caller_number")
 
 
@@ -108,7 +110,7 @@ async def log_call(
             pd,
             ctx,
             settings,
-            NewInquiry(channel="phone", subject=None, body=memo, phone=phone, category="call"),
+            NewInquiry(channel="phone", subject=None, body=memo, phone=phone),
             relay,
         )
     else:
@@ -122,7 +124,7 @@ async def log_call(
             started_at=call.started_at,
             ended_at=call.ended_at,
             outcome=call.outcome,
-            operator_email=call.operator.lower(),
+            operator_email=normalise_email(call.operator, "operator") or "",
         )
     )
     await session.flush()

@@ -20,7 +20,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import PersonalData, TenantContext, after_commit, load_or_create_key, page
 from plugins.intake import CONTACT_FIELDS
-from plugins.intake.normalize import InputError, clean_text, normalise_phone, normalise_postal
+from plugins.intake.normalize import (
+    InputError,
+    clean_text,
+    normalise_email,
+    normalise_phone,
+    normalise_postal,
+)
 from plugins.intake.outbox import RECEIPT, queue_mail
 from plugins.intake.services import NewInquiry, create_inquiry
 from plugins.intake.web import relay_of
@@ -66,19 +72,19 @@ def _read_fields(
 ) -> dict[str, str | None]:
     """The shown fields, normalised and checked (Japanese messages); the others None. With
     both e-mail and phone on the form, one of them is needed so that the desk can answer."""
-    limits = {"name": 100, "name_kana": 100, "address": 300, "subject": 200, "email": 254}
+    limits = {"name": 100, "name_kana": 100, "address": 300, "subject": 200}
     read: dict[str, str | None] = dict.fromkeys(CONTACT_FIELDS)
     for name in shown:
         if name == "phone":
             read[name] = normalise_phone(values[name])
         elif name == "postal_code":
             read[name] = normalise_postal(values[name])
-        else:
-            read[name] = clean_text(values[name], name, limit=limits[name])
+        elif name == "email":  # the receipt goes there: one address, nothing else
+            read[name] = normalise_email(values[name])
+        else:  # each may end up in a mail header: one line
+            read[name] = clean_text(values[name], name, limit=limits[name], single_line=True)
         if name in required and read[name] is None:
             raise InputError(name, "入力してください")
-    if read["email"] is not None and "@" not in read["email"]:
-        raise InputError("email", "メールアドレスの形式が正しくありません")
     if {"email", "phone"} <= set(shown) and read["email"] is None and read["phone"] is None:
         raise InputError("email", "メールアドレスか電話番号のどちらかを入力してください")
     return read

@@ -4,8 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from core import JobHandler, MenuItem, TenantContext, hookimpl
-from plugins.intake import chat, cli, contact, outbox, pages, routes, services, sla
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core import JobHandler, MenuItem, SettingsError, TenantContext, hookimpl
+from plugins.intake import (
+    chat,
+    cli,
+    contact,
+    outbox,
+    pages,
+    routes,
+    services,
+    sla,
+    verification,
+    vocabulary_pages,
+)
+from plugins.intake.addresses import check_addresses, claim_inbound_addresses
+from plugins.intake.vocabulary import VocabularyError, add_terms, seed_vocabulary
 
 
 @hookimpl
@@ -15,13 +30,19 @@ def register_routes() -> list[Any]:
         routes.InquiryController,
         routes.CallController,
         chat.ChatController,
-        chat.VerificationController,
+        verification.VerificationController,
     ]
 
 
 @hookimpl
 def register_pages() -> list[Any]:
-    return [contact.contact_form, contact.contact_submit, *pages.INTAKE_PAGES, *chat.CHAT_PAGES]
+    return [
+        contact.contact_form,
+        contact.contact_submit,
+        *pages.INTAKE_PAGES,
+        *verification.VERIFICATION_PAGES,
+        *vocabulary_pages.VOCABULARY_PAGES,
+    ]
 
 
 @hookimpl
@@ -36,6 +57,12 @@ def register_menu_items() -> list[MenuItem]:
             label_en="Supervisor view",
             permission="queue:supervise",
         ),
+        MenuItem(
+            path="/vocabulary",
+            label="分類・タグ",
+            label_en="Categories and tags",
+            permission="vocabulary:configure",
+        ),
     ]
 
 
@@ -43,6 +70,24 @@ def register_menu_items() -> list[MenuItem]:
 def on_plugin_enabled(ctx: TenantContext, plugin_id: str, settings: dict[str, Any]) -> None:
     if plugin_id == "intake":
         services.check_channels(ctx, settings)
+
+
+@hookimpl
+async def check_plugin_settings(
+    ctx: TenantContext, session: AsyncSession, enabled: bool, settings: dict[str, Any]
+) -> None:
+    """The inbound addresses are the tenant's alone (released when intake is disabled); the
+    tenant has a vocabulary, holding the kinds of inquiry its web form offers."""
+    if settings["identity_verification"] and not settings["verification_fields"]:
+        raise SettingsError("verification_fields", "name what the customer must enter")
+    addresses = check_addresses(settings)
+    await claim_inbound_addresses(session, ctx, addresses if enabled else [])
+    if enabled:
+        await seed_vocabulary(session, ctx)
+        try:
+            await add_terms(session, ctx, "category", settings["contact_categories"])
+        except VocabularyError as exc:
+            raise SettingsError("contact_categories", exc.message) from None
 
 
 @hookimpl

@@ -6,15 +6,27 @@ with the same body replays the stored response; with another body it is refused 
 repeat while the first request is still running is refused (409): in one process the writer
 knows its keys in flight; across processes, on PostgreSQL a transaction-scoped advisory lock
 per key tells; SQLite runs one writer at a time, so the repeat waits and then replays.
+
+The body's hash is keyed per tenant (an HMAC under a key derived from the tenant's data key,
+as the blind indexes are): the body holds a name, a phone number and an address, and a plain
+SHA-256 of it would be a fingerprint anyone could test guesses against. It is stored as
+``k<key version>:<base64url>``. Records stored before hold a plain SHA-256 (64 hex digits)
+and still replay; a record whose data key version was destroyed since (key rotation) can no
+longer be compared and is refused with 409, never taken for another body.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import json
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import col
 
@@ -25,6 +37,9 @@ __all__ = [
     "MAX_KEY",
     "Replay",
     "advisory_lock_id",
+    "body_hasher",
+    "canonical_body",
+    "hash_version",
     "keys_from_rows",
     "keys_read",
     "request_hash",
@@ -33,6 +48,10 @@ __all__ = [
 
 MAX_KEY = 200
 IN_FLIGHT = "A request with this Idempotency-Key is still being processed."
+NOT_COMPARABLE = (
+    "This Idempotency-Key was used before the client's data key was replaced; its request "
+    "can no longer be compared. Check the first request's answer before sending it again."
+)
 _RECORD = (
     col(IdempotencyRecord.request_hash),
     col(IdempotencyRecord.response_status),
@@ -78,8 +97,50 @@ class Replay:
         self.status, self.body = status, body
 
 
-def request_hash(body: Any) -> str:
-    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+def canonical_body(body: Any) -> bytes:
+    """The bytes a request body is hashed over (the same for the same fields, in any order)."""
+    return json.dumps(body, sort_keys=True, ensure_ascii=False).encode()
+
+
+def _hash_key(data_key: bytes) -> bytes:
+    # derived per group, not cached: a shredded data key must leave nothing derived behind
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"madoguchi-intake-idempotency"
+    ).derive(data_key)
+
+
+def body_hasher(version: int, data_key: bytes) -> Callable[[bytes], str]:
+    """Keyed hashes of canonical bodies under one data key, as stored:
+    ``k<version>:<base64url HMAC>`` (the key is derived once, for a whole group)."""
+    key = _hash_key(data_key)
+
+    def digest(body: bytes) -> str:
+        mac = hmac.digest(key, body, "sha256")
+        return f"k{version}:{base64.urlsafe_b64encode(mac).decode().rstrip('=')}"
+
+    return digest
+
+
+def request_hash(version: int, data_key: bytes, body: bytes) -> str:
+    """The keyed hash of one canonical body (see :func:`body_hasher`)."""
+    return body_hasher(version, data_key)(body)
+
+
+def hash_version(stored: str) -> int | None:
+    """The data key version a stored hash was made under; None for an unkeyed one."""
+    head, sep, _ = stored.partition(":")
+    return int(head[1:]) if sep and head[:1] == "k" and head[1:].isdigit() else None
+
+
+def _same_body(stored: str, body: bytes, keys: dict[int, bytes | None]) -> bool | None:
+    """Whether ``body`` is the one ``stored`` was made of; None when that cannot be told."""
+    version = hash_version(stored)
+    if version is None:  # stored before hashes were keyed
+        return hmac.compare_digest(stored, hashlib.sha256(body).hexdigest())
+    key = keys.get(version)
+    if key is None:
+        return None
+    return hmac.compare_digest(stored, request_hash(version, key, body))
 
 
 def advisory_lock_id(tenant_id: int, key: str) -> int:
@@ -104,14 +165,20 @@ def keys_from_rows(rows: list[Any]) -> tuple[set[str], dict[str, Any]]:
     return held, {row.key: row for row in rows if row.request_hash is not None}
 
 
-def settle(key: str, digest: str, held: set[str], record: Any) -> Replay | ApiError | None:
+def settle(
+    key: str, body: bytes, held: set[str], record: Any, keys: dict[int, bytes | None]
+) -> Replay | ApiError | None:
     """What a keyed request gets before anything is written: None to go ahead. ``record`` is
-    the key's stored row (request_hash, response_status, response_body), or None."""
+    the key's stored row (request_hash, response_status, response_body), or None; ``keys``
+    the tenant's data keys by version for the stored hashes (None: destroyed)."""
     if key in held:
         return ApiError(409, IN_FLIGHT)
     if record is None:
         return None
-    if record.request_hash != digest:
+    same = _same_body(record.request_hash, body, keys)
+    if same is None:
+        return ApiError(409, NOT_COMPARABLE, field="Idempotency-Key")
+    if not same:
         return ApiError(
             422, "This Idempotency-Key was used with a different body.", field="Idempotency-Key"
         )

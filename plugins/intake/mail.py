@@ -124,9 +124,11 @@ def parse_mail(raw: bytes) -> ParsedMail:
         str(message.get("References", ""))
     )
     return ParsedMail(
-        sender_name=name,
+        # an encoded word may decode to a line break: kept on one line, as every header
+        # value intake stores is (a subject comes back in the reply's header)
+        sender_name=" ".join(name.split()),
         sender=sender.lower(),
-        subject=subject.strip(),
+        subject=" ".join(subject.split()),
         body=body,
         message_id=message_ids[0] if message_ids else None,
         references=references,

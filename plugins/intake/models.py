@@ -20,11 +20,13 @@ __all__ = [
     "CannedReply",
     "ChatSession",
     "IdempotencyRecord",
+    "InboundAddress",
     "Inquiry",
     "InquiryMessage",
     "InquiryStatus",
     "Queue",
     "Verification",
+    "VocabularyTerm",
 ]
 
 
@@ -111,6 +113,10 @@ class InquiryMessage(TenantScoped, table=True):
     author_user_id: int | None = Field(default=None)
     message_id: str | None = Field(default=None, max_length=250, index=True)  # e-mail threading
     created_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)
+    # a reply by e-mail: queued, retrying, sent or failed, and why (a reason code, never the
+    # relay's text, which may quote the address)
+    delivery: str | None = Field(default=None, max_length=16)
+    delivery_error: str | None = Field(default=None, max_length=32)
 
 
 class IdempotencyRecord(TenantScoped, table=True):
@@ -184,7 +190,12 @@ class Verification(TenantScoped, table=True):
     requested_by: int
     expires_at: datetime = Field(sa_type=TZDateTime)
     used_at: datetime | None = Field(default=None, sa_type=TZDateTime)
-    result: str = Field(default="pending", max_length=16)  # pending, verified, mismatch, recorded
+    result: str = Field(default="pending", max_length=16)  # pending, verified, mismatch
+    # per field the customer entered: match, mismatch or not_on_file (never a value)
+    checks: dict[str, str] = Field(
+        default_factory=dict,
+        sa_column=Column(JSONType, nullable=False, server_default=sa.text("'{}'")),
+    )
 
 
 class CannedReply(TenantScoped, table=True):
@@ -197,4 +208,39 @@ class CannedReply(TenantScoped, table=True):
     id: int | None = Field(default=None, primary_key=True)
     title: str = Field(max_length=100)
     body: str = Field(sa_type=sa.Text)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)
+
+
+class InboundAddress(TenantScoped, table=True):
+    """An e-mail address the SMTP listener accepts mail at, for one tenant. Unique across
+    tenants, so that one client's customer mail can never land in another client; written in
+    the transaction that saves the tenant's intake settings (``check_plugin_settings``), so
+    that of two tenants saving one address at once, one wins and the other is refused."""
+
+    __tablename__ = "intake_inbound_address"
+    __table_args__ = (
+        sa.UniqueConstraint("address"),
+        sa.Index("ix_intake_inbound_address_tenant", "tenant_id", "address"),
+    )
+    tenant_id: int = tenant_id_field(index=False)  # the index above leads with it
+
+    id: int | None = Field(default=None, primary_key=True)
+    address: str = Field(max_length=254)  # lower-case
+    created_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)
+
+
+class VocabularyTerm(TenantScoped, table=True):
+    """A label an inquiry may carry: a ``category`` (one per inquiry, also what queues route
+    by) or a ``tag`` (several). Kept by the tenant's supervisors; staff-made labels for every
+    customer alike, so stored plain (free text never is). Tenant configuration: the group
+    writer keeps the vocabulary with the queues until the tenant's config_version moves."""
+
+    __tablename__ = "intake_vocabulary"
+    __tenant_config__: ClassVar[bool] = True
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "kind", "label"),)
+    tenant_id: int = tenant_id_field(index=False)  # the unique key leads with it
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)  # category, tag
+    label: str = Field(max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)

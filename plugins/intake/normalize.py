@@ -1,11 +1,27 @@
-"""Japanese input normalisation for the intake forms: phone numbers, postal codes, widths."""
+"""Japanese input normalisation for the intake forms: phone numbers, postal codes, widths,
+e-mail addresses, and the one-line fields that may end up in a mail header."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
 
-__all__ = ["InputError", "clean_text", "normalise_phone", "normalise_postal"]
+__all__ = [
+    "InputError",
+    "clean_text",
+    "normalise_email",
+    "normalise_phone",
+    "normalise_postal",
+    "one_line",
+]
+
+# One address and nothing else: no display name, no second address (``a@x, b@y`` would make a
+# receipt go to everyone listed, from the tenant's name), no whitespace or control characters,
+# and a domain with a dot. Deliberately narrower than RFC 5322, which allows quoted local parts.
+_EMAIL = re.compile(
+    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+"
+)
+_LINE_BREAKS = re.compile(r"[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 
 
 class InputError(ValueError):
@@ -15,9 +31,27 @@ class InputError(ValueError):
         self.message = message
 
 
-def clean_text(value: str | None, field: str, *, limit: int, required: bool = False) -> str | None:
-    """NFKC (full-width letters and digits become half-width), trimmed, length-checked."""
+def one_line(value: str | None, field: str) -> str | None:
+    """Refuse a line break (CR, LF or any other) in a value that may become a mail header
+    (a subject, a name): a header with one is two headers."""
+    if value is not None and _LINE_BREAKS.search(value):
+        raise InputError(field, "改行を含めないでください")
+    return value
+
+
+def clean_text(
+    value: str | None,
+    field: str,
+    *,
+    limit: int,
+    required: bool = False,
+    single_line: bool = False,
+) -> str | None:
+    """NFKC (full-width letters and digits become half-width), trimmed, length-checked;
+    ``single_line`` values may hold no line break."""
     text = unicodedata.normalize("NFKC", value or "").strip()
+    if single_line:
+        one_line(text, field)
     text = text.replace("\r\n", "\n")
     if not text:
         if required:
@@ -28,10 +62,20 @@ def clean_text(value: str | None, field: str, *, limit: int, required: bool = Fa
     return text
 
 
+def normalise_email(value: str | None, field: str = "email") -> str | None:
+    """Exactly one e-mail address (full-width input folded), lower-cased; None when empty."""
+    text = clean_text(value, field, limit=254, single_line=True)
+    if text is None:
+        return None
+    if not _EMAIL.fullmatch(text):
+        raise InputError(field, "メールアドレスを1件だけ、正しい形式で入力してください")
+    return text.lower()
+
+
 def normalise_phone(value: str | None, field: str = "phone") -> str | None:
     """Japanese phone numbers in any width and punctuation: 10-11 digits starting with 0
     (``+81`` accepted). Returns the digits."""
-    text = clean_text(value, field, limit=40)
+    text = clean_text(value, field, limit=40, single_line=True)
     if text is None:
         return None
     digits = re.sub(r"[\s\-‐‑–—―ー()（）.]", "", text)
@@ -43,7 +87,7 @@ def normalise_phone(value: str | None, field: str = "phone") -> str | None:
 
 
 def normalise_postal(value: str | None, field: str = "postal_code") -> str | None:
-    text = clean_text(value, field, limit=10)
+    text = clean_text(value, field, limit=10, single_line=True)
     if text is None:
         return None
     digits = re.sub(r"[\s\-‐ー〒]", "", text)

@@ -13,7 +13,6 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import ApiError, Customer, PersonalData, TenantContext, audit, page, utcnow
-from plugins.intake.chat import latest_verification, request_verification, verification_state
 from plugins.intake.models import CannedReply, Inquiry, InquiryMessage, InquiryStatus, Queue
 from plugins.intake.services import (
     KNOWN_CHANNELS,
@@ -25,7 +24,14 @@ from plugins.intake.services import (
     take_next,
     update_inquiry,
 )
-from plugins.intake.web import inquiry_or_404, notify_updated
+from plugins.intake.verification import (
+    FORM_FIELDS,
+    latest_verification,
+    request_verification,
+    verification_state,
+)
+from plugins.intake.vocabulary import read_vocabulary
+from plugins.intake.web import check_assignee, inquiry_or_404, notify_updated
 
 __all__ = ["INTAKE_PAGES"]
 
@@ -41,13 +47,32 @@ CHANNEL_LABELS = {
     "chat": _("Chat"),
     "phone": _("Phone"),
 }
+DELIVERY_LABELS = {
+    "queued": _("mail queued"),
+    "retrying": _("mail not sent yet, trying again"),
+    "sent": _("mail sent"),
+    "failed": _("mail not sent"),
+}
+DELIVERY_REASONS = {
+    "no_relay": _("no mail relay is configured"),
+    "no_address": _("the customer has no e-mail address on file"),
+    "invalid_address": _("the address on file is not one e-mail address"),
+    "relay_refused": _("the mail relay refused it"),
+    "relay_unreachable": _("the mail relay could not be reached"),
+}
 VERIFICATION_LABELS = {
     "none": _("no link yet"),
     "pending": _("waiting for the customer"),
     "expired": _("expired"),
     "verified": _("verified"),
     "mismatch": _("does not match"),
-    "recorded": _("recorded (nothing on file to compare)"),
+    "unverifiable": _("not verifiable (a required field is not on file)"),
+    "recorded": _("recorded (nothing on file to compare)"),  # links answered before 0.2
+}
+CHECK_LABELS = {
+    "match": _("matches"),
+    "mismatch": _("does not match"),
+    "not_on_file": _("not on file"),
 }
 
 
@@ -148,16 +173,34 @@ async def inquiry_detail(
     uid: FromPath[str],
     session: NamedDependency[AsyncSession],
     ctx: NamedDependency[TenantContext],
+    plugin_settings: NamedDependency[dict[str, Any]],
 ) -> Template:
     """One inquiry: banner with client and customer, the conversation, status and composer.
     Reading the conversation is an audited read of personal data."""
-    return await _detail(request, session, ctx, await inquiry_or_404(session, uid))
+    inquiry = await inquiry_or_404(session, uid)
+    return await _detail(request, session, ctx, plugin_settings, inquiry)
+
+
+async def _verification(
+    session: AsyncSession, settings: dict[str, Any], inquiry: Inquiry
+) -> dict[str, Any] | None:
+    """The verification card: None where the tenant does not offer it."""
+    if not settings["identity_verification"]:
+        return None
+    latest = await latest_verification(session, inquiry)
+    checks = dict(latest.checks) if latest is not None else {}
+    return {
+        "state": VERIFICATION_LABELS[verification_state(latest)],
+        "checks": [(FORM_FIELDS[f][0], CHECK_LABELS[c]) for f, c in checks.items()],
+        "asks": "、".join(FORM_FIELDS[f][0] for f in settings["verification_fields"]),
+    }
 
 
 async def _detail(
     request: Request[Any, Any, Any],
     session: AsyncSession,
     ctx: TenantContext,
+    settings: dict[str, Any],
     inquiry: Inquiry,
     verification_url: str | None = None,
 ) -> Template:
@@ -190,6 +233,8 @@ async def _detail(
             "at": m.created_at,
             "author": m.author_user_id,
             "body": await pd.open_text("intake_message", "body", m.uid, m.body),
+            "delivery": m.delivery,
+            "delivery_error": m.delivery_error,
         }
         for m in messages
     ]
@@ -216,9 +261,10 @@ async def _detail(
         customer_label=customer_label,
         customer_uid=customer_uid,
         canned=canned,
-        verification=VERIFICATION_LABELS[
-            verification_state(await latest_verification(session, inquiry))
-        ],
+        delivery_labels=DELIVERY_LABELS,
+        delivery_reasons=DELIVERY_REASONS,
+        verification=await _verification(session, settings, inquiry),
+        vocabulary=await read_vocabulary(session),
         verification_url=verification_url,
     )
 
@@ -233,12 +279,16 @@ async def inquiry_verification(
     uid: FromPath[str],
     session: NamedDependency[AsyncSession],
     ctx: NamedDependency[TenantContext],
+    plugin_settings: NamedDependency[dict[str, Any]],
 ) -> Template:
     """A one-time identity-verification link, shown once on the page it answers with (never
-    put in a redirect's URL: it is a secret for the customer)."""
+    put in a redirect's URL: it is a secret for the customer); 404 where the tenant's
+    settings do not offer verification."""
+    if not plugin_settings["identity_verification"]:
+        raise ApiError(404, "Identity verification is not offered here.")
     inquiry = await inquiry_or_404(session, uid)
     path = await request_verification(session, ctx, inquiry, request.state.principal.user_id)
-    return await _detail(request, session, ctx, inquiry, verification_url=path)
+    return await _detail(request, session, ctx, plugin_settings, inquiry, verification_url=path)
 
 
 @post(
@@ -292,8 +342,12 @@ async def inquiry_update(
     ctx: NamedDependency[TenantContext],
 ) -> Redirect:
     data = await _form(request)
+    form = await request.form()
+    tags = [t for t in form.getall("tags") if isinstance(t, str)] if "tags" in form else []
     inquiry = await inquiry_or_404(session, uid)
     assignee = data.get("assignee", "")
+    assignee_id = int(assignee) if assignee.isdigit() else None
+    await check_assignee(request, session, assignee_id)
     try:
         changes = await update_inquiry(
             session,
@@ -302,8 +356,8 @@ async def inquiry_update(
             queue_slug=data.get("queue") or None,
             priority=int(data["priority"]) if data.get("priority", "").isdigit() else None,
             category=data["category"].strip() if "category" in data else None,
-            tags=data["tags"].replace("、", ",").split(",") if "tags" in data else None,
-            assignee_id=int(assignee) if assignee.isdigit() else None,
+            tags=tags if "tags.shown" in data else None,  # the form's checkboxes
+            assignee_id=assignee_id,
             unassign=assignee == "none",
         )
     except ChangeError as exc:

@@ -23,8 +23,9 @@ from core import (
 from plugins.intake import idempotency
 from plugins.intake.calls import CallIn, log_call, parse_csv
 from plugins.intake.models import Inquiry, InquiryMessage, Queue
-from plugins.intake.normalize import InputError, normalise_phone
+from plugins.intake.normalize import InputError, normalise_email, normalise_phone, one_line
 from plugins.intake.schemas import (
+    Delivery,
     InquiryCreate,
     InquiryDetail,
     InquiryRead,
@@ -32,6 +33,7 @@ from plugins.intake.schemas import (
     MessageCreate,
     MessageRead,
     QueueConfig,
+    VocabularyUpdate,
 )
 from plugins.intake.services import (
     KNOWN_CHANNELS,
@@ -46,7 +48,8 @@ from plugins.intake.services import (
     take_next,
     update_inquiry,
 )
-from plugins.intake.web import inquiry_or_404, notify_updated, relay_of
+from plugins.intake.vocabulary import VocabularyError, read_vocabulary, save_vocabulary
+from plugins.intake.web import check_assignee, inquiry_or_404, notify_updated, relay_of
 from plugins.intake.writer import Submission, writer_of
 
 log = structlog.get_logger("madoguchi.intake")
@@ -90,6 +93,13 @@ async def _read(
     )
 
 
+def delivery_of(message: InquiryMessage) -> Delivery | None:
+    """Where a reply by e-mail stands, for the operator (None: not sent by e-mail)."""
+    if message.delivery is None:
+        return None
+    return Delivery(state=message.delivery, reason=message.delivery_error)
+
+
 class InquiryController(Controller):
     path = "/api/v1/t/{tenant:str}/inquiries"
     tags = ("intake",)
@@ -111,6 +121,9 @@ class InquiryController(Controller):
             raise _error(422, f"channel must be one of {', '.join(KNOWN_CHANNELS)}", "channel")
         try:
             phone = normalise_phone(data.phone)
+            email = normalise_email(data.email)
+            for name in ("subject", "name", "name_kana"):  # may become mail headers
+                one_line(getattr(data, name), name)
         except InputError as exc:
             raise _error(422, exc.message, exc.field) from exc
         claim = request.state.access_claim
@@ -124,15 +137,15 @@ class InquiryController(Controller):
             name=data.name,
             name_kana=data.name_kana,
             phone=phone,
-            email=data.email,
+            email=email,
             tags=data.tags,
             actor=claim.actor,
         )
         inquiry.chosen_queue = relay.resolve_queue(
             ctx=ctx, channel=data.channel, category=data.category, text=inquiry.text
         )
-        digest = idempotency.request_hash(data.model_dump())
-        outcome = await writer_of(request).submit(ctx, Submission(claim, key, digest, inquiry))
+        body = idempotency.canonical_body(data.model_dump()) if key is not None else b""
+        outcome = await writer_of(request).submit(ctx, Submission(claim, key, body, inquiry))
         if outcome.replayed:
             return Response(
                 outcome.body, status_code=outcome.status, headers={"Idempotent-Replayed": "true"}
@@ -209,6 +222,7 @@ class InquiryController(Controller):
                     body=await pd.open_text("intake_message", "body", m.uid, m.body),
                     author_user_id=m.author_user_id,
                     created_at=m.created_at,
+                    delivery=delivery_of(m),
                 )
                 for m in messages
             ],
@@ -231,6 +245,7 @@ class InquiryController(Controller):
         session: NamedDependency[AsyncSession],
     ) -> InquiryRead:
         inquiry = await inquiry_or_404(session, uid)
+        await check_assignee(request, session, data.assignee_id)
         try:
             changes = await update_inquiry(
                 session,
@@ -238,6 +253,7 @@ class InquiryController(Controller):
                 status=data.status,
                 priority=data.priority,
                 category=data.category,
+                tags=data.tags,
                 queue_slug=data.queue,
                 assignee_id=data.assignee_id,
                 unassign=data.unassign,
@@ -273,6 +289,7 @@ class InquiryController(Controller):
                 body=data.body,
                 author_user_id=message.author_user_id,
                 created_at=message.created_at,
+                delivery=delivery_of(message),
             ),
             status_code=201,
             headers={"Cache-Control": "no-store"},
@@ -339,6 +356,38 @@ class IntakeChannelsController(Controller):
             raise _error(404, "No such queue.", "slug") from exc
         except ChangeError as exc:
             raise _error(409, exc.message, exc.field) from exc
+
+    @get("/vocabulary", opt={"permission": "inquiry:read"})
+    async def vocabulary(self, session: NamedDependency[AsyncSession]) -> dict[str, list[str]]:
+        """The categories and tags an inquiry of this tenant may carry."""
+        terms = await read_vocabulary(session)
+        return {"categories": list(terms.categories), "tags": list(terms.tags)}
+
+    @put("/vocabulary/{kind:str}", opt={"permission": "vocabulary:configure"})
+    async def configure_vocabulary(
+        self,
+        kind: FromPath[str],
+        data: JSONBody[VocabularyUpdate],
+        session: NamedDependency[AsyncSession],
+        ctx: NamedDependency[TenantContext],
+        plugin_settings: NamedDependency[dict[str, Any]],
+    ) -> dict[str, Any]:
+        """Set every term of ``categories`` or ``tags`` (audited); a category a queue routes
+        by or the web form offers cannot be removed (422 naming it)."""
+        if kind not in VOCABULARY_KINDS:
+            raise _error(404, "No such vocabulary: categories or tags.", "kind")
+        try:
+            added, removed = await save_vocabulary(
+                session, ctx, VOCABULARY_KINDS[kind], data.labels, plugin_settings
+            )
+        except VocabularyError as exc:
+            raise _error(422, exc.message, exc.field) from exc
+        terms = await read_vocabulary(session)
+        labels = terms.categories if kind == "categories" else terms.tags
+        return {"labels": list(labels), "added": added, "removed": removed}
+
+
+VOCABULARY_KINDS = {"categories": "category", "tags": "tag"}
 
 
 class CallController(Controller):

@@ -25,6 +25,7 @@ from core import (
 )
 from plugins.intake.models import Inquiry, InquiryMessage, InquiryStatus, Queue
 from plugins.intake.registration import NewInquiry, ensure_default_queue, register_inquiries
+from plugins.intake.vocabulary import VocabularyError, check_inquiry_labels, read_vocabulary
 
 __all__ = [
     "KNOWN_CHANNELS",
@@ -164,14 +165,18 @@ async def update_inquiry(
             raise ChangeError("priority", "1 to 5")
         inquiry.priority = priority
         changes.append("priority")
+    if category is not None or tags is not None:
+        cleaned = sorted({t.strip() for t in tags or [] if t.strip()})
+        try:
+            check_inquiry_labels(await read_vocabulary(session), category or "", cleaned)
+        except VocabularyError as exc:
+            raise ChangeError(exc.field, exc.message) from None
     if category is not None and category != inquiry.category:
-        inquiry.category = category[:64]
+        inquiry.category = category
         changes.append("category")
-    if tags is not None:
-        cleaned = sorted({t.strip()[:32] for t in tags if t.strip()})[:20]
-        if cleaned != sorted(inquiry.tags or []):
-            inquiry.tags = cleaned
-            changes.append("tags")
+    if tags is not None and cleaned != sorted(inquiry.tags or []):
+        inquiry.tags = cleaned
+        changes.append("tags")
     if queue_slug is not None:
         queue = (await session.exec(select(Queue).where(Queue.slug == queue_slug))).first()
         if queue is None:
@@ -211,6 +216,13 @@ async def add_message(
         author_user_id=user_id,
     )
     message.body = await pd.seal_text("intake_message", "body", message.uid, body)
+    if kind == "reply" and inquiry.channel in ("email", "web"):
+        from plugins.intake.outbox import SEND_REPLY, queue_mail
+
+        # the operator must see a reply that will not go out, not assume it did
+        queued = await queue_mail(session, SEND_REPLY, {"message": message.uid})
+        message.delivery = "queued" if queued else "failed"
+        message.delivery_error = None if queued else "no_relay"
     session.add(message)
     if kind == "reply":
         if inquiry.first_responded_at is None:
@@ -220,10 +232,6 @@ async def add_message(
     inquiry.updated_at = utcnow()
     await session.flush()
     await audit(session, f"inquiry.{kind}", object_type="inquiry", object_id=inquiry.uid)
-    if kind == "reply" and inquiry.channel in ("email", "web"):
-        from plugins.intake.outbox import SEND_REPLY, queue_mail
-
-        await queue_mail(session, SEND_REPLY, {"message": message.uid})
     return message
 
 
@@ -289,6 +297,11 @@ async def save_queue(
     unknown = [c for c in config["channels"] if c not in KNOWN_CHANNELS]
     if unknown:
         raise ChangeError("channels", f"{unknown[0]} is not one of {', '.join(KNOWN_CHANNELS)}")
+    categories = (await read_vocabulary(session)).categories
+    unknown = [c for c in config["categories"] if c not in categories]
+    if unknown:  # routing by a label no inquiry can carry would route nothing
+        shown = ", ".join(c[:40] for c in unknown[:5])
+        raise ChangeError("categories", f"not categories of this desk's vocabulary: {shown}")
     queue = (await session.exec(select(Queue).where(Queue.slug == slug))).first()
     created = queue is None
     if queue is None:

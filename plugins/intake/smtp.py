@@ -17,6 +17,7 @@ from sqlmodel import col, select
 
 from core import (
     Actor,
+    Customer,
     Database,
     KeyRing,
     PersonalData,
@@ -27,6 +28,7 @@ from core import (
     new_uid,
     plugin_settings_by_tenant,
 )
+from plugins.intake.addresses import tenant_addresses
 from plugins.intake.mail import MailError, ParsedMail, parse_mail
 from plugins.intake.models import Attachment, Inquiry, InquiryMessage
 from plugins.intake.services import NewInquiry, add_inbound, create_inquiry
@@ -53,8 +55,10 @@ class IntakeSMTPHandler:
         found: dict[str, tuple[TenantContext, dict[str, Any]]] = {}
         for ctx, settings in await plugin_settings_by_tenant(self.db, self.host, "intake"):
             if "email" in settings["channels"]:
-                for address in settings["inbound_addresses"]:
-                    found[address.strip().lower()] = (ctx, settings)
+                # the rows, unique across tenants, not the settings: no address has two tenants
+                async with self.db.session(ctx) as session:
+                    for address in await tenant_addresses(session):
+                        found[address] = (ctx, settings)
         self._addresses, self._loaded = found, time.monotonic()
         return found
 
@@ -74,8 +78,11 @@ class IntakeSMTPHandler:
             return "554 5.6.0 Message could not be read"
         peer = session.peer[0] if session.peer else ""
         receipts = []
-        for address in dict.fromkeys(a.lower() for a in envelope.rcpt_tos):
-            ctx, settings = (await self.addresses())[address]
+        known = await self.addresses()
+        wanted = dict.fromkeys(a.strip().lower() for a in envelope.rcpt_tos)
+        if any(a not in known for a in wanted):  # released since RCPT: nothing stored yet
+            return "451 4.3.0 Mailbox moved, try again later"
+        for ctx, settings in (known[a] for a in wanted):
             with acting_as(Actor(via="smtp", client_addr=peer)):
                 receipts.append(await self._store(ctx, settings, mail))
         return f"250 2.0.0 Accepted {' '.join(receipts)}"
@@ -84,7 +91,7 @@ class IntakeSMTPHandler:
         relay = self.host.relay(ctx, await enabled_plugins(self.db, ctx))
         async with self.db.session(ctx) as session:
             pd = PersonalData(self.db, session, self.keyring, ctx)
-            inquiry = await self._thread(session, mail)
+            inquiry = await self._thread(session, pd, mail)
             created = inquiry is None
             if inquiry is None:
                 inquiry = await create_inquiry(
@@ -136,15 +143,28 @@ class IntakeSMTPHandler:
             relay.on_inquiry_updated(ctx=ctx, inquiry_uid=uid, changes=["inbound"])
         return receipt
 
-    async def _thread(self, session: Any, mail: ParsedMail) -> Inquiry | None:
+    async def _thread(self, session: Any, pd: PersonalData, mail: ParsedMail) -> Inquiry | None:
+        """The inquiry a reply belongs to: one its References / In-Reply-To name, whose
+        customer is the sender (compared through the e-mail blind index). Anyone else who
+        quotes a Message-ID starts an inquiry of their own."""
         if not mail.references:
             return None
-        found = (
+        named = (
             await session.exec(
-                select(InquiryMessage).where(col(InquiryMessage.message_id).in_(mail.references))
+                select(InquiryMessage.inquiry_id)
+                .where(col(InquiryMessage.message_id).in_(mail.references[:50]))
+                .order_by(col(InquiryMessage.id).desc())
             )
-        ).first()
-        if found is None:
+        ).all()
+        if not named:
             return None
-        inquiry: Inquiry | None = await session.get(Inquiry, found.inquiry_id)
-        return inquiry
+        senders = {c.id for c in await pd.find(email=mail.sender)}
+        for inquiry_id in dict.fromkeys(named):
+            inquiry: Inquiry | None = await session.get(Inquiry, inquiry_id)
+            customer_id = inquiry.customer_id if inquiry is not None else None
+            customer = await session.get(Customer, customer_id) if customer_id else None
+            while customer is not None and customer.merged_into_id is not None:
+                customer = await session.get(Customer, customer.merged_into_id)
+            if customer is not None and customer.id in senders:
+                return inquiry
+        return None

@@ -9,10 +9,12 @@ from litestar import Request
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core import ApiError, after_commit
+from core import ApiError, after_commit, user_may
 from plugins.intake.models import Inquiry, InquiryStatus
 
-__all__ = ["inquiry_or_404", "notify_updated", "relay_of"]
+__all__ = ["WORKS_QUEUES", "check_assignee", "inquiry_or_404", "notify_updated", "relay_of"]
+
+WORKS_QUEUES = "inquiry:reply"  # what working a tenant's queues takes (take-next, replies)
 
 
 async def inquiry_or_404(session: AsyncSession, uid: str) -> Inquiry:
@@ -37,3 +39,11 @@ def notify_updated(request: Request[Any, Any, Any], inquiry: Inquiry, changes: l
     )
     if "status" in changes and inquiry.status == InquiryStatus.RESOLVED:
         after_commit(request, lambda: relay.on_inquiry_resolved(ctx=ctx, inquiry_uid=uid))
+
+
+async def check_assignee(
+    request: Request[Any, Any, Any], session: AsyncSession, assignee_id: int | None
+) -> None:
+    """An inquiry goes only to someone who works this tenant's queues (422 otherwise)."""
+    if assignee_id is not None and not await user_may(request, session, assignee_id, WORKS_QUEUES):
+        raise ApiError(422, "Not a user who works this client's queues.", field="assignee_id")

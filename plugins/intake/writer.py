@@ -16,6 +16,7 @@ A key still being processed in this process gets 409 at once; across processes a
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,10 +37,24 @@ from core import (
     recheck_access,
     run_deferred,
 )
-from plugins.intake.idempotency import IN_FLIGHT, Replay, keys_from_rows, keys_read, settle
+from plugins.intake.idempotency import (
+    IN_FLIGHT,
+    Replay,
+    body_hasher,
+    hash_version,
+    keys_from_rows,
+    keys_read,
+    settle,
+)
 from plugins.intake.models import IdempotencyRecord
 from plugins.intake.registration import NewInquiry, Registered, read_queues, register_inquiries
 from plugins.intake.schemas import InquiryRead
+from plugins.intake.vocabulary import (
+    Vocabulary,
+    VocabularyError,
+    check_inquiry_labels,
+    read_vocabulary,
+)
 
 __all__ = ["Outcome", "Submission", "writer_of"]
 
@@ -51,7 +66,7 @@ SLA_RECHECK = 60.0  # seconds; the watch renews itself every minute, this only r
 class Submission:
     claim: AccessClaim
     key: str | None
-    digest: str  # the request body's hash, for the Idempotency-Key
+    body: bytes  # the canonical request body, hashed (keyed) for the Idempotency-Key
     inquiry: NewInquiry
 
 
@@ -64,6 +79,15 @@ class Outcome:
 
 def response_body(registered: Registered) -> dict[str, Any]:
     return InquiryRead.model_validate(registered, from_attributes=True).model_dump(mode="json")
+
+
+def _unknown_labels(vocabulary: Vocabulary, inquiry: NewInquiry) -> ApiError | None:
+    """422 naming a category or tag the tenant's vocabulary lacks; None if all are known."""
+    try:
+        check_inquiry_labels(vocabulary, inquiry.category, list(inquiry.tags))
+    except VocabularyError as exc:
+        return ApiError(422, exc.message, field=exc.field)
+    return None
 
 
 @dataclass(frozen=True)
@@ -86,6 +110,8 @@ class InquiryWriter:
     # tenant id -> (config_version, its queues): queues are tenant configuration, whose
     # every write moves the version on (``__tenant_config__``), which each group reads
     queues: dict[int, tuple[int, list[Any]]] = field(default_factory=dict)
+    # tenant id -> (config_version, its vocabulary), kept the same way as the queues
+    vocabularies: dict[int, tuple[int, Vocabulary]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.group = GroupCommit(
@@ -120,10 +146,15 @@ class InquiryWriter:
         answers: list[Outcome | Exception | None] = list(rechecked.answers)
         if keys:
             held, stored = keys_from_rows(rechecked.also[0])
+            data_keys = await self._hash_keys(session, ctx, stored.values())
             for n, submission in enumerate(group):
                 if submission.key and answers[n] is None:
                     settled = settle(
-                        submission.key, submission.digest, held, stored.get(submission.key)
+                        submission.key,
+                        submission.body,
+                        held,
+                        stored.get(submission.key),
+                        data_keys,
                     )
                     answers[n] = (
                         Outcome(settled.status, settled.body, replayed=True)
@@ -131,7 +162,40 @@ class InquiryWriter:
                         else settled
                     )
         queues = await self._queues(session, ctx, rechecked) if None in answers else []
+        labelled = [n for n, s in enumerate(group) if s.inquiry.category or s.inquiry.tags]
+        if any(answers[n] is None for n in labelled):  # a desk that labels nothing reads none
+            vocabulary = await self._vocabulary(session, ctx, rechecked)
+            for n in labelled:
+                if answers[n] is None:
+                    answers[n] = _unknown_labels(vocabulary, group[n].inquiry)
         return _Read(rechecked, answers, entries, queues)
+
+    async def _hash_keys(
+        self, session: AsyncSession, ctx: TenantContext, records: Iterable[Any]
+    ) -> dict[int, bytes | None]:
+        """The data keys the stored records' hashes were made under (None: destroyed since).
+        Only a repeat of a key reads one: a first request has no record."""
+        found: dict[int, bytes | None] = {}
+        for version in {hash_version(r.request_hash) for r in records} - {None}:
+            assert version is not None
+            try:
+                found[version] = await self.core.keyring.key_version(session, ctx.id, version)
+            except ValueError:  # no such version any more, or shredded
+                found[version] = None
+        return found
+
+    async def _vocabulary(
+        self, session: AsyncSession, ctx: TenantContext, read: Rechecked
+    ) -> Vocabulary:
+        """The tenant's vocabulary: as read before under the same config_version, else
+        afresh (tenant configuration, like the queues)."""
+        known = self.vocabularies.get(ctx.id)
+        if known is not None and known[0] == read.config_version:
+            return known[1]
+        vocabulary = await read_vocabulary(session)
+        if read.config_version is not None:
+            self.vocabularies[ctx.id] = (read.config_version, vocabulary)
+        return vocabulary
 
     async def _queues(
         self, session: AsyncSession, ctx: TenantContext, read: Rechecked
@@ -172,6 +236,10 @@ class InquiryWriter:
             if watch:
                 self.sla_checked[ctx.id] = now
             records = []
+            if any(group[n].key for n in todo):  # the key PersonalData just used, kept
+                digest = body_hasher(
+                    *await self.core.keyring.active_key(session, ctx.id, rechecked.config_version)
+                )
             for n, done in zip(todo, registered, strict=True):
                 body = response_body(done)
                 answers[n] = Outcome(201, body)
@@ -181,7 +249,7 @@ class InquiryWriter:
                         {
                             "tenant_id": ctx.id,
                             "key": key,
-                            "request_hash": group[n].digest,
+                            "request_hash": digest(group[n].body),
                             "state": "done",
                             "response_status": 201,
                             "response_body": body,

@@ -89,6 +89,7 @@ async def test_no_role_of_one_tenant_succeeds_against_another(
         "{export_id}": str(export_b),
         "{slug}": "general",  # a queue
         "{request_id}": str(asked.json()["id"]),
+        "{kind}": "tags",  # an intake vocabulary
     }
     operations = [
         (method.upper(), path, op)

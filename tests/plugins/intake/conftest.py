@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 
@@ -55,12 +58,16 @@ async def desk(settings: Settings, db: Database) -> Any:
     host.load_builtins()
     listener = Listener()
     host.register(listener, PluginManifest(id="listener", name="Listener", version="1.0"))
-    ctx = await make_tenant(db, host, "honey", {"intake": {}, "listener": {}})
+    intake = {"settings": {"identity_verification": True}}
+    ctx = await make_tenant(db, host, "honey", {"intake": intake, "listener": {}})
     from plugins.intake.models import Queue
+    from plugins.intake.vocabulary import add_terms
 
     async with db.session(ctx) as session:
         session.add(Queue(tenant_id=ctx.id, slug="retention", name="解約防止", position=1))
         session.add(Queue(tenant_id=ctx.id, slug="general", name="一般", position=1000))
+        await add_terms(session, ctx, "category", ["請求", "解約"])
+        await add_terms(session, ctx, "tag", ["定期便"])
     headers = {
         "op1": await make_token(db, "op1@bpo.example.jp", ("operator", "honey")),
         "op2": await make_token(db, "op2@bpo.example.jp", ("operator", "honey")),
@@ -68,3 +75,16 @@ async def desk(settings: Settings, db: Database) -> Any:
     }
     async with AsyncTestClient(app=create_app(settings, host=host)) as client:
         yield client, headers, listener, ctx
+
+
+@asynccontextmanager
+async def concurrent_client(settings: Settings, host: PluginHost) -> AsyncIterator[Any]:
+    """A client whose requests really run at the same time: the app runs in this event loop
+    and each request is a task of its own (Litestar's test client serves one at a time)."""
+    app = create_app(settings, host=host)
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+    finally:
+        await app.state.core.db.dispose()

@@ -70,6 +70,7 @@ async def test_a_key_stored_elsewhere_after_the_groups_read_replays(
 ) -> None:
     """A group reads the keys before its turn; another process that stores one of them in
     between makes the group's insert fail, and the item, tried again alone, replays."""
+    from plugins.intake.idempotency import request_hash
     from plugins.intake.models import IdempotencyRecord
 
     client, headers, listener, ctx = desk
@@ -85,11 +86,12 @@ async def test_a_key_stored_elsewhere_after_the_groups_read_replays(
         if not raced:  # once: the retry reads again
             raced.append(group[0].key)
             async with writer.core.db.session(ctx) as other:  # the app's loop, not the test's
+                version, data_key = await writer.core.keyring.active_key(other, ctx.id)
                 other.add(
                     IdempotencyRecord(
                         tenant_id=ctx.id,
                         key=group[0].key,
-                        request_hash=group[0].digest,
+                        request_hash=request_hash(version, data_key, group[0].body),
                         state="done",
                         response_status=201,
                         response_body=elsewhere,

@@ -84,7 +84,7 @@ async def test_category_tags_and_the_channel_filter(desk: Any, db: Database) -> 
     csrf = await _signed_in(client, db, "op1@bpo.example.jp")
     changed = await client.post(
         f"/t/honey/inquiries/{web['uid']}/update",
-        data={"_csrf": csrf, "category": "解約", "tags": "定期便、至急, 定期便"},
+        data={"_csrf": csrf, "category": "解約", "tags.shown": "1", "tags": ["定期便", "至急"]},
         follow_redirects=False,
     )
     assert changed.status_code == 303

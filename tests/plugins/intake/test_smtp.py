@@ -236,3 +236,141 @@ async def test_replies_go_out_through_the_relay_and_answers_thread_back(
     finally:
         relay.close()
         await relay.wait_closed()
+
+
+async def test_a_reply_threads_only_when_the_sender_is_the_inquirys_customer(
+    listener: Any, db: Database, settings: Settings
+) -> None:
+    """Anyone who knows a Message-ID (a forwarded mail, a guess) starts an inquiry of their
+    own; the customer, in whatever case or width, joins the thread."""
+    port, ctx, _ = listener
+    first = MIMEText("請求書の宛名を変えたいです。", "plain", "utf-8")
+    first["Subject"] = "請求書の宛名"
+    first["From"] = "taro@example.jp"
+    first["Message-ID"] = "<ask@mail.example.jp>"
+    await send(port, first)
+    stranger = MIMEText("この件、私の口座に返金してください。", "plain", "utf-8")
+    stranger["Subject"] = "Re: 請求書の宛名"
+    stranger["From"] = "mallory@example.net"
+    stranger["In-Reply-To"] = "<ask@mail.example.jp>"
+    stranger["References"] = "<ask@mail.example.jp>"
+    await send(port, stranger)
+    customer = MIMEText("宛名は山田商店でお願いします。", "plain", "utf-8")
+    customer["Subject"] = "Re: 請求書の宛名"
+    customer["From"] = "Taro@Example.JP"
+    customer["References"] = "<ask@mail.example.jp>"
+    await send(port, customer)
+    assert await conversation(db, settings, ctx) == [
+        ("請求書の宛名", ["請求書の宛名を変えたいです。", "宛名は山田商店でお願いします。"]),
+        ("Re: 請求書の宛名", ["この件、私の口座に返金してください。"]),
+    ]
+
+
+class Refusing:
+    """A relay that refuses every recipient for good."""
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        return "550 5.1.1 No such user"
+
+
+async def test_a_reply_that_cannot_be_sent_shows_why_on_the_inquiry(
+    listener: Any,
+    db: Database,
+    settings: Settings,
+    host: PluginHost,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from litestar.testing import AsyncTestClient
+
+    from core.app import create_app
+    from core.jobs.worker import Worker
+    from tests.conftest import make_token
+
+    port, ctx, _ = listener
+    for n in range(3):
+        question = MIMEText(f"質問{n}です。", "plain", "utf-8")
+        question["Subject"] = f"質問{n}"
+        question["From"] = f"kana{n}@example.jp"
+        await send(port, question)
+    async with db.session(ctx) as session:  # an address list stored before addresses were checked
+        customer = (await session.exec(select(Inquiry).order_by(col(Inquiry.id)))).all()[2]
+        from core.pii.models import Customer
+
+        record = await session.get(Customer, customer.customer_id)
+        assert record is not None
+        pd = PersonalData(db, session, KeyRing(settings), ctx)
+        await pd.update_customer(record, {"email": "kana2@example.jp, spam@example.net"})
+    headers = await make_token(db, "op@bpo.example.jp", ("operator", "honey-mail"))
+    refusing_port, dead_port = free_port(), free_port()
+    refusing = await asyncio.get_running_loop().create_server(
+        lambda: SMTP(Refusing()), "127.0.0.1", refusing_port
+    )
+    worker = Worker(db, host, keyring=KeyRing(settings))
+    base = "/api/v1/t/honey-mail/inquiries"
+    try:
+        async with AsyncTestClient(app=create_app(settings, host=host)) as client:
+            uids = [i["uid"] for i in (await client.get(base, headers=headers)).json()]
+            monkeypatch.delenv("MADOGUCHI_SMTP_RELAY", raising=False)  # no relay at all
+            await client.post(
+                f"{base}/{uids[0]}/messages",
+                json={"kind": "reply", "body": "回答0"},
+                headers=headers,
+            )
+            monkeypatch.setenv("MADOGUCHI_SMTP_RELAY", f"127.0.0.1:{dead_port}")
+            await client.post(
+                f"{base}/{uids[1]}/messages",
+                json={"kind": "reply", "body": "回答1"},
+                headers=headers,
+            )
+            await client.post(
+                f"{base}/{uids[2]}/messages",
+                json={"kind": "reply", "body": "回答2"},
+                headers=headers,
+            )
+            while await worker.run_once():  # each job once; retries wait for their backoff
+                pass
+            states = []
+            for uid in uids:
+                detail = (await client.get(f"{base}/{uid}", headers=headers)).json()
+                states.append(detail["messages"][-1]["delivery"])
+            assert states == [
+                {"state": "failed", "reason": "no_relay"},
+                {"state": "retrying", "reason": "relay_unreachable"},
+                {"state": "failed", "reason": "invalid_address"},
+            ]
+            page = await client.get(f"/t/honey-mail/inquiries/{uids[1]}", headers=headers)
+            assert "再送します" in page.text and "メール中継サーバーに接続できません" in page.text
+            # the relay is back but refuses the recipient for good: failed, and said so
+            monkeypatch.setenv("MADOGUCHI_SMTP_RELAY", f"127.0.0.1:{refusing_port}")
+            async with db.session(ctx) as session:  # the backoff is over
+                from core.db.base import utcnow
+                from core.jobs.models import Job
+
+                for job in (await session.exec(select(Job))).all():
+                    job.run_at = utcnow()
+            while await worker.run_once():
+                pass
+            detail = (await client.get(f"{base}/{uids[1]}", headers=headers)).json()
+            assert detail["messages"][-1]["delivery"] == {
+                "state": "failed",
+                "reason": "relay_refused",
+            }
+            page = await client.get(f"/t/honey-mail/inquiries/{uids[1]}", headers=headers)
+            assert "送信できませんでした" in page.text
+    finally:
+        refusing.close()
+        await refusing.wait_closed()
+
+
+async def test_a_subject_that_decodes_to_several_lines_is_stored_on_one(
+    listener: Any, db: Database, settings: Settings
+) -> None:
+    port, ctx, _ = listener
+    message = MIMEText("本文です。", "plain", "utf-8")
+    message["Subject"] = Header("一行目\r\nBcc: spam@example.net", "utf-8")  # an encoded word
+    message["From"] = "taro@example.jp"
+    await send(port, message)
+    [(subject, _)] = await conversation(db, settings, ctx)
+    assert subject == "一行目 Bcc: spam@example.net"
