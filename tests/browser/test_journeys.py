@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import pyotp
 
-from tests.browser.conftest import ADMIN, Server, shot, sign_in
+from tests.browser.conftest import ADMIN, PASSWORD, Server, shot, sign_in
 
 
 def test_admin_onboards_a_client_and_enables_a_plugin(page: Any, server: Server) -> None:
@@ -156,3 +157,47 @@ def test_operator_takes_replies_to_and_resolves_an_inquiry(page: Any, server: Se
     page.get_by_role("button", name="保存").click()
     assert page.locator("p .tag").first.inner_text() == "解決"
     shot(page, "inquiry")
+
+
+def test_a_grant_waits_for_the_clients_admin_who_approves_it_in_the_portal(
+    page: Any, server: Server, browser: Any
+) -> None:
+    """The admin makes an account and asks for an operator role; the new person chooses their
+    own password through the invitation; the client's admin sees who asked and approves."""
+    # a code of the next 30-second step: the admin's current one may be spent already
+    sign_in(page, ADMIN, pyotp.TOTP(server.admin_totp_secret).at(time.time() + 30))
+    page.goto("/admin/users")
+    create = page.locator("form[action='/admin/users']")
+    create.locator("input[name=email]").fill("new.op@bpo.example.jp")
+    create.locator("input[name=name]").fill("新人 太郎")
+    create.locator("button[type=submit]").click()
+    link = page.get_by_test_id("invitation-url").inner_text()
+    ask = page.locator("form[action='/admin/grants']")
+    ask.locator("input[name=email]").fill("new.op@bpo.example.jp")
+    ask.locator("select[name=role]").select_option("operator")
+    ask.locator("select[name=tenant]").select_option("mitsubachi-honpo")
+    ask.locator("button[type=submit]").click()
+    assert "承認後に有効" in page.locator(".flash.ok").inner_text()
+    page.goto("/admin/approvals")
+    shot(page, "admin-approvals")
+    assert page.get_by_role("button", name="承認").count() == 0  # the admin cannot decide
+    newcomer = browser.new_context(base_url=server.url, locale="ja-JP").new_page()
+    newcomer.goto(link)
+    newcomer.locator("input[name=password]").fill(PASSWORD + "-new")
+    newcomer.get_by_label("新しいパスワード（確認）").fill(PASSWORD + "-new")
+    newcomer.get_by_role("button", name="パスワードを設定").click()
+    assert newcomer.url.endswith("/login")
+    newcomer.context.close()
+    client = browser.new_context(
+        base_url=server.url, viewport={"width": 1280, "height": 800}, locale="ja-JP"
+    ).new_page()
+    sign_in(client, "cs@mitsubachi-honpo.example.jp")
+    client.goto("/t/mitsubachi-honpo/portal")
+    client.get_by_role("link", name=re.compile("当社の顧客情報にアクセスできる担当者")).click()
+    row = client.locator("tr", has_text="new.op@bpo.example.jp")
+    assert "admin@madoguchi.example" in row.inner_text()  # who asked
+    row.get_by_role("button", name="承認").click()
+    held = client.get_by_test_id("access-grants").locator("tr", has_text="new.op@bpo.example.jp")
+    assert "cs@mitsubachi-honpo.example.jp" in held.inner_text()  # approved by
+    shot(client, "portal-access")
+    client.context.close()

@@ -167,6 +167,7 @@ async def approvals_page(
         me=principal.email,
         can_decide="security_officer" in held.get(None, set()),
         action_base="/admin/approvals",
+        show_tenant=True,
     )
 
 
