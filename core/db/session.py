@@ -23,6 +23,8 @@ from core.tenancy.context import TenantContextMissing
 
 __all__ = [
     "TenantSession",
+    "configuration_table",
+    "configuration_written",
     "cross_tenant_reason",
     "session_tenant_id",
     "switch_tenant",
@@ -32,7 +34,7 @@ __all__ = [
 _TENANT_KEY = "madoguchi.tenant_id"
 _CROSS_KEY = "madoguchi.cross_tenant"
 _CRITERIA_KEY = "madoguchi.tenant_criteria"
-_CONFIG_KEY = "madoguchi.config_changed"  # tenants whose configuration rows this flush writes
+_CONFIG_KEY = "madoguchi.config_changed"  # tenants whose configuration this transaction wrote
 
 
 class TenantSession(SQLModelSession):
@@ -102,9 +104,12 @@ def _check_insert(state: ORMExecuteState) -> None:
 def _filter_to_tenant(state: ORMExecuteState) -> None:
     if state.is_insert:
         _check_insert(state)
+        _note_statement(state)
         return
     if not (state.is_select or state.is_update or state.is_delete):
         return
+    if state.is_update or state.is_delete:
+        _note_statement(state)
     if state.is_column_load or state.is_relationship_load:
         return  # the parent statement already carried the criteria
     session = state.session
@@ -130,26 +135,58 @@ def _filter_to_tenant(state: ORMExecuteState) -> None:
 
 def tenant_configuration(cls: type[Any]) -> bool:
     """Whether rows of ``cls`` are part of their tenant's configuration
-    (``__tenant_config__ = True``): writing one through the ORM moves the tenant's
-    ``config_version`` on in the same transaction, so that what a process keeps of it (a
-    group writer's queues, the active data key) is known stale at the next read of the
-    version."""
+    (``__tenant_config__ = True``): a transaction that writes one, by any path (an ORM flush,
+    an ORM-executed insert, update or delete such as :func:`core.db.upsert.insert_ignore`, a
+    tenant statement run or deferred), moves the tenant's ``config_version`` on as it
+    commits, so that what a process keeps of it (a group writer's queues, the active data
+    key) is known stale at the next read of the version."""
     return getattr(cls, "__tenant_config__", False) is True
 
 
-@event.listens_for(TenantSession, "before_flush")
-def _note_configuration(session: Session, flush_context: UOWTransaction, instances: Any) -> None:
-    changed = {
-        obj.tenant_id
-        for obj in (*session.new, *session.dirty, *session.deleted)
-        if tenant_configuration(type(obj)) and obj.tenant_id is not None
-    }
+def configuration_table(table: Any) -> bool:
+    """Whether ``table`` holds rows of a tenant-configuration model."""
+    # a set: an ORM statement's table is an annotated copy, equal to the table and hashed alike
+    tables = {m.__table__ for m in tenant_scoped_models() if tenant_configuration(m)}  # type: ignore[attr-defined]
+    return table in tables
+
+
+def configuration_written(session: Session, tenant_ids: Any) -> None:
+    """Note that this transaction wrote configuration rows of these tenants: each one's
+    ``config_version`` moves on once, when the transaction commits (every write path calls
+    this; the one update is made by :func:`_bump_configuration`)."""
+    changed = {t for t in tenant_ids if t is not None}
     if changed:
         session.info.setdefault(_CONFIG_KEY, set()).update(changed)
 
 
-@event.listens_for(TenantSession, "after_flush")
-def _bump_configuration(session: Session, flush_context: UOWTransaction) -> None:
+@event.listens_for(TenantSession, "before_flush")
+def _note_configuration(session: Session, flush_context: UOWTransaction, instances: Any) -> None:
+    configuration_written(
+        session,
+        (
+            obj.tenant_id
+            for obj in (*session.new, *session.dirty, *session.deleted)
+            if tenant_configuration(type(obj))
+        ),
+    )
+
+
+def _note_statement(state: ORMExecuteState) -> None:
+    """An insert, update or delete executed through the session (not a flush)."""
+    if state.is_insert:
+        cls = _inserted_class(state)
+        if cls is not None and tenant_configuration(cls):
+            tenants = [row.get("tenant_id") for row in _inserted_rows(state)]
+            configuration_written(state.session, tenants)
+        return
+    if any(tenant_configuration(cls) for cls in _touches(state)):
+        configuration_written(state.session, [session_tenant_id(state.session)])
+
+
+@event.listens_for(TenantSession, "before_commit")
+def _bump_configuration(session: Session) -> None:
+    if session.new or session.dirty or session.deleted:
+        session.flush()  # the commit's own flush comes after this event: note its rows now
     changed = session.info.pop(_CONFIG_KEY, None)
     if not changed:
         return
@@ -159,6 +196,12 @@ def _bump_configuration(session: Session, flush_context: UOWTransaction) -> None
         .where(tenant.c.id.in_(sorted(changed)))
         .values(config_version=tenant.c.config_version + 1)
     )
+
+
+@event.listens_for(TenantSession, "after_soft_rollback")
+def _forget_configuration(session: Session, previous: Any) -> None:
+    if not previous.nested:  # a savepoint's notes stay: one bump too many is harmless
+        session.info.pop(_CONFIG_KEY, None)
 
 
 @event.listens_for(TenantSession, "before_flush")

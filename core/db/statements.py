@@ -52,7 +52,12 @@ from sqlalchemy.sql.visitors import iterate
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.db.base import tenant_scoped_models
-from core.db.session import TenantSession, session_tenant_id
+from core.db.session import (
+    TenantSession,
+    configuration_table,
+    configuration_written,
+    session_tenant_id,
+)
 from core.tenancy.context import TenantContextMissing
 
 __all__ = [
@@ -151,7 +156,7 @@ def _check(statement: Any) -> bool:
 class TenantStatement:
     """A select, update or delete checked once for tenant scoping; or an insert of rows."""
 
-    __slots__ = ("insert_table", "scoped", "statement", "table")
+    __slots__ = ("configuration", "insert_table", "scoped", "statement", "table")
 
     def __init__(self, statement: sa.Select[*tuple[Any, ...]] | sa.Update | sa.Delete) -> None:
         if isinstance(statement, sa.Insert) or not isinstance(
@@ -162,6 +167,10 @@ class TenantStatement:
         self.scoped = _check(statement)
         self.insert_table: str | None = None
         self.table: sa.Table | None = None
+        # a write of tenant configuration: moves the tenant's config_version on at commit
+        self.configuration = not isinstance(statement, sa.Select) and configuration_table(
+            statement.table
+        )
 
     @classmethod
     def insert(cls, model: Any, *returning: Any) -> TenantStatement:
@@ -175,6 +184,7 @@ class TenantStatement:
         built.scoped = table in _scoped_tables()
         built.insert_table = table.name
         built.table = table
+        built.configuration = configuration_table(table)
         return built
 
 
@@ -193,6 +203,17 @@ def _bind(
 ) -> Any:
     """The parameters to execute ``statement`` with in this session: an insert's rows, checked
     to name the session's tenant; else one mapping, with ``:session_tenant`` filled in."""
+    bound = _checked(session, statement, params)
+    if statement.configuration:  # the session's tenant's rows, as checked
+        configuration_written(session.sync_session, [session_tenant_id(session.sync_session)])
+    return bound
+
+
+def _checked(
+    session: AsyncSession,
+    statement: TenantStatement,
+    params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None,
+) -> Any:
     tenant_id = session_tenant_id(session.sync_session)
     if statement.insert_table is not None:
         rows = list(params or ()) if not isinstance(params, Mapping) else [params]
