@@ -449,7 +449,8 @@ class Read:
 
 async def run_reads(session: AsyncSession, reads: Sequence[Read]) -> list[list[Any]]:
     """The rows of each read (named tuples, by the selects' column names), in one round trip
-    on PostgreSQL; one by one on SQLite, or when two reads share a parameter name."""
+    on PostgreSQL; one by one on SQLite, when two reads share a parameter name, or when one
+    orders, limits or locks its rows (``with_for_update``), which a UNION cannot."""
     for read in reads:
         if not isinstance(read.statement.statement, sa.Select):
             raise TypeError("only selects can be read together")
@@ -498,6 +499,8 @@ def _build_union(reads: Sequence[Read], bound: list[Any]) -> _Union | None:
     selects = [read.statement.statement for read in reads]
     if any(s._order_by_clauses or s._limit_clause is not None for s in selects):
         return None  # a branch of a UNION has neither
+    if any(s._for_update_arg is not None for s in selects):
+        return None  # nor a row lock (FOR UPDATE): PostgreSQL refuses it there
     columns = [list(s.selected_columns) for s in selects]
     if any(isinstance(c.type, sa.types.NullType) for own in columns for c in own):
         return None  # the other branches' NULLs need the column's type
