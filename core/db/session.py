@@ -29,11 +29,15 @@ __all__ = [
     "session_tenant_id",
     "switch_tenant",
     "tenant_configuration",
+    "track_commits",
+    "transaction_of",
 ]
 
 _TENANT_KEY = "madoguchi.tenant_id"
 _CROSS_KEY = "madoguchi.cross_tenant"
 _CRITERIA_KEY = "madoguchi.tenant_criteria"
+_TRACK_KEY = "madoguchi.track_commits"
+_XACT_KEY = "madoguchi.transaction"  # (PostgreSQL transaction id, server process id)
 _CONFIG_KEY = "madoguchi.config_changed"  # tenants whose configuration this transaction wrote
 
 
@@ -231,20 +235,49 @@ def _check_flush(session: Session, flush_context: UOWTransaction, instances: Any
             raise PermissionError(f"write to another tenant's {type(obj).__tablename__} row")
 
 
+_SET_TENANT_SQL = (
+    "SELECT set_config('app.tenant_id', :tenant, true),"
+    " set_config('app.cross_tenant', :cross, true)"
+)
+_SET_TENANT = sa.text(_SET_TENANT_SQL)
+_SET_TENANT_AND_TRACK = sa.text(  # the same round trip learns the transaction's id
+    _SET_TENANT_SQL + ", pg_current_xact_id()::text, pg_backend_pid()"
+)
+
+
+def track_commits(session: Session) -> None:
+    """Have each transaction of this session note its PostgreSQL transaction id and server
+    process (:func:`transaction_of`), so that a commit whose answer was lost can be asked
+    about (:mod:`core.db.outcome`). The id is taken at BEGIN: for writing sessions only."""
+    session.info[_TRACK_KEY] = True
+
+
+def transaction_of(session: Session) -> tuple[str, int] | None:
+    """(transaction id as text, server process id) of the session's PostgreSQL transaction,
+    when the session tracks its commits."""
+    return session.info.get(_XACT_KEY)
+
+
+@event.listens_for(TenantSession, "after_transaction_end")
+def _forget_transaction(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        session.info.pop(_XACT_KEY, None)
+
+
 @event.listens_for(TenantSession, "after_begin")
 def _set_database_tenant(session: Session, transaction: Any, connection: sa.Connection) -> None:
     if connection.dialect.name != "postgresql":
         return
-    connection.execute(
-        sa.text(
-            "SELECT set_config('app.tenant_id', :tenant, true),"
-            " set_config('app.cross_tenant', :cross, true)"
-        ),
-        {
-            "tenant": str(session_tenant_id(session) or ""),
-            "cross": cross_tenant_reason(session) or "",
-        },
-    )
+    params = {
+        "tenant": str(session_tenant_id(session) or ""),
+        "cross": cross_tenant_reason(session) or "",
+    }
+    session.info.pop(_XACT_KEY, None)
+    if not session.info.get(_TRACK_KEY):
+        connection.execute(_SET_TENANT, params)
+        return
+    row = connection.execute(_SET_TENANT_AND_TRACK, params).one()
+    session.info[_XACT_KEY] = (row[2], row[3])
 
 
 async def switch_tenant(session: Any, tenant_id: int | None) -> None:
