@@ -1,7 +1,8 @@
 """Engines and the session factory.
 
-SQLite runs in WAL mode with foreign keys on; PostgreSQL needs nothing special here (the
-tenant is set per transaction by :mod:`core.db.session`).
+SQLite runs in WAL mode with foreign keys on, its log checkpointed off the event loop
+(:mod:`core.db.checkpoint`); PostgreSQL needs nothing special here (the tenant is set per
+transaction by :mod:`core.db.session`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.db import outcome
+from core.db.checkpoint import WAL_KEPT_BYTES, Checkpointer
 from core.db.inline_sqlite import BUSY_TIMEOUT_MS, InlineConnection, inline_creator
 from core.db.session import TenantSession, bind_session, track_commits
 from core.tenancy.context import TenantContext
@@ -22,12 +24,6 @@ from core.tenancy.context import TenantContext
 __all__ = ["EVIDENCE_KEY", "Database", "keep_on_rollback", "make_engine"]
 
 EVIDENCE_KEY = "madoguchi.evidence"
-# SQLite copies the write-ahead log back into the database (a checkpoint, with its fsyncs)
-# when the log reaches this many pages (4 KiB each), in the transaction that crossed it. The
-# default (1,000) made a busy desk checkpoint every few group commits while holding the write
-# lock; a longer log writes each often-changed page (an index's last leaf, a chain's head)
-# once per checkpoint instead of once per thousand pages.
-WAL_CHECKPOINT_PAGES = 10_000
 
 
 async def keep_on_rollback(
@@ -49,7 +45,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={0 if inline else BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
+    # checkpoints run on a thread of their own (core.db.checkpoint), never inside a commit
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
+    cursor.execute(f"PRAGMA journal_size_limit={WAL_KEPT_BYTES}")
     cursor.close()
 
 
@@ -57,6 +55,9 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        checkpointer = Checkpointer.of(engine.url)
+        if checkpointer is not None:  # looks at the log's size after each commit
+            event.listen(engine.sync_engine, "commit", lambda _: checkpointer.committed())
         return engine
     if "poolclass" not in kwargs:
         kwargs.setdefault("pool_size", 10)
