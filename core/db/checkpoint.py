@@ -53,10 +53,10 @@ class Checkpointer:
     @classmethod
     def of(cls, url: Any) -> Checkpointer | None:
         """The process's checkpointer of the SQLite file ``url`` names (one per file, shared
-        by its engines), or None for a database in memory."""
+        by its engines), or None when it names no plain file."""
         database = url.database
-        if not database or database == ":memory:" or url.query.get("mode") == "memory":
-            return None
+        if not database or database == ":memory:" or database.startswith("file:"):
+            return None  # in memory, or a URI filename (not used by the app)
         path = os.path.abspath(database)
         found = _BY_FILE.get(path)
         if found is None:

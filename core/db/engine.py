@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.db import outcome
 from core.db.checkpoint import WAL_KEPT_BYTES, Checkpointer
+from core.db.files import private_database_file
 from core.db.inline_sqlite import BUSY_TIMEOUT_MS, InlineConnection, inline_creator
 from core.db.session import TenantSession, bind_session, track_commits
 from core.tenancy.context import TenantContext
@@ -56,7 +57,9 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         checkpointer = Checkpointer.of(engine.url)
-        if checkpointer is not None:  # looks at the log's size after each commit
+        if checkpointer is not None:  # a file: the owner's alone
+            private_database_file(checkpointer.path)
+            # looks at the log's size after each commit
             event.listen(engine.sync_engine, "commit", lambda _: checkpointer.committed())
         return engine
     if "poolclass" not in kwargs:

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.crypto.keyfiles import owner_only
 from core.crypto.sealing import (
     SealError,
     forget_index_keys,
@@ -79,6 +80,7 @@ class KeyRing:
         os.chmod(self.folder, 0o700)
         files = sorted(self.folder.glob("master-*.key"), key=lambda p: p.stat().st_mtime)
         for path in files:
+            owner_only(path)
             key = path.read_bytes()
             self._masters[key_id(key)] = key
         if not files:
