@@ -15,7 +15,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.db import outcome
+from core.db import configuration, outcome
 from core.db.checkpoint import WAL_KEPT_BYTES, Checkpointer
 from core.db.files import private_database_file
 from core.db.inline_sqlite import BUSY_TIMEOUT_MS, InlineConnection, inline_creator
@@ -23,6 +23,8 @@ from core.db.session import TenantSession, bind_session, track_commits
 from core.tenancy.context import TenantContext
 
 __all__ = ["EVIDENCE_KEY", "Database", "keep_on_rollback", "make_engine"]
+
+assert configuration  # its session listeners move config_version on for every session
 
 EVIDENCE_KEY = "madoguchi.evidence"
 

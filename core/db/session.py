@@ -23,12 +23,12 @@ from core.tenancy.context import TenantContextMissing
 
 __all__ = [
     "TenantSession",
-    "configuration_table",
-    "configuration_written",
     "cross_tenant_reason",
+    "inserted_class",
+    "inserted_rows",
     "session_tenant_id",
     "switch_tenant",
-    "tenant_configuration",
+    "touched_models",
     "track_commits",
     "transaction_of",
 ]
@@ -38,7 +38,6 @@ _CROSS_KEY = "madoguchi.cross_tenant"
 _CRITERIA_KEY = "madoguchi.tenant_criteria"
 _TRACK_KEY = "madoguchi.track_commits"
 _XACT_KEY = "madoguchi.transaction"  # (PostgreSQL transaction id, server process id)
-_CONFIG_KEY = "madoguchi.config_changed"  # tenants whose configuration this transaction wrote
 
 
 class TenantSession(SQLModelSession):
@@ -63,11 +62,13 @@ def _cross_tenant_allowed(session: Session, cls: type[Any]) -> bool:
     return reason is not None and getattr(cls, "__cross_tenant__", None) == reason
 
 
-def _touches(state: ORMExecuteState) -> list[type[Any]]:
+def touched_models(state: ORMExecuteState) -> list[type[Any]]:
+    """The tenant-scoped models an ORM-executed statement touches."""
     return [m.class_ for m in state.all_mappers if issubclass(m.class_, TenantScoped)]
 
 
-def _inserted_rows(state: ORMExecuteState) -> list[Any]:
+def inserted_rows(state: ORMExecuteState) -> list[Any]:
+    """The rows an ORM-executed insert carries."""
     params = state.parameters
     if isinstance(params, list | tuple):
         return list(params)
@@ -79,7 +80,8 @@ def _inserted_rows(state: ORMExecuteState) -> list[Any]:
     return [statement.compile(dialect=dialect).params]
 
 
-def _inserted_class(state: ORMExecuteState) -> type[Any] | None:
+def inserted_class(state: ORMExecuteState) -> type[Any] | None:
+    """The model an ORM-executed insert writes, if it is one."""
     mapper = state.bind_mapper
     if mapper is not None:
         return mapper.class_
@@ -90,11 +92,11 @@ def _inserted_class(state: ORMExecuteState) -> type[Any] | None:
 def _check_insert(state: ORMExecuteState) -> None:
     """A bulk insert (``insert(Model)`` or ``insert(table)`` with rows) passes no flush, so it
     is checked here: every row must carry the session's tenant."""
-    cls = _inserted_class(state)
+    cls = inserted_class(state)
     if cls is None or not issubclass(cls, TenantScoped):
         return
     tenant_id = session_tenant_id(state.session)
-    for row in _inserted_rows(state):
+    for row in inserted_rows(state):
         row_tenant = row.get("tenant_id")
         if tenant_id is None:
             if _cross_tenant_allowed(state.session, cls) and row_tenant is not None:
@@ -108,17 +110,14 @@ def _check_insert(state: ORMExecuteState) -> None:
 def _filter_to_tenant(state: ORMExecuteState) -> None:
     if state.is_insert:
         _check_insert(state)
-        _note_statement(state)
         return
     if not (state.is_select or state.is_update or state.is_delete):
         return
-    if state.is_update or state.is_delete:
-        _note_statement(state)
     if state.is_column_load or state.is_relationship_load:
         return  # the parent statement already carried the criteria
     session = state.session
     tenant_id = session_tenant_id(session)
-    touched = _touches(state)
+    touched = touched_models(state)
     if tenant_id is None:
         refused = [c for c in touched if not _cross_tenant_allowed(session, c)]
         if refused:
@@ -135,77 +134,6 @@ def _filter_to_tenant(state: ORMExecuteState) -> None:
         cached = ((tenant_id, len(models)), options)
         session.info[_CRITERIA_KEY] = cached  # built once per session and tenant
     state.statement = state.statement.options(*cached[1])
-
-
-def tenant_configuration(cls: type[Any]) -> bool:
-    """Whether rows of ``cls`` are part of their tenant's configuration
-    (``__tenant_config__ = True``): a transaction that writes one, by any path (an ORM flush,
-    an ORM-executed insert, update or delete such as :func:`core.db.upsert.insert_ignore`, a
-    tenant statement run or deferred), moves the tenant's ``config_version`` on as it
-    commits, so that what a process keeps of it (a group writer's queues, the active data
-    key) is known stale at the next read of the version."""
-    return getattr(cls, "__tenant_config__", False) is True
-
-
-def configuration_table(table: Any) -> bool:
-    """Whether ``table`` holds rows of a tenant-configuration model."""
-    # a set: an ORM statement's table is an annotated copy, equal to the table and hashed alike
-    tables = {m.__table__ for m in tenant_scoped_models() if tenant_configuration(m)}  # type: ignore[attr-defined]
-    return table in tables
-
-
-def configuration_written(session: Session, tenant_ids: Any) -> None:
-    """Note that this transaction wrote configuration rows of these tenants: each one's
-    ``config_version`` moves on once, when the transaction commits (every write path calls
-    this; the one update is made by :func:`_bump_configuration`)."""
-    changed = {t for t in tenant_ids if t is not None}
-    if changed:
-        session.info.setdefault(_CONFIG_KEY, set()).update(changed)
-
-
-@event.listens_for(TenantSession, "before_flush")
-def _note_configuration(session: Session, flush_context: UOWTransaction, instances: Any) -> None:
-    configuration_written(
-        session,
-        (
-            obj.tenant_id
-            for obj in (*session.new, *session.dirty, *session.deleted)
-            if tenant_configuration(type(obj))
-        ),
-    )
-
-
-def _note_statement(state: ORMExecuteState) -> None:
-    """An insert, update or delete executed through the session (not a flush)."""
-    if state.is_insert:
-        cls = _inserted_class(state)
-        if cls is not None and tenant_configuration(cls):
-            tenants = [row.get("tenant_id") for row in _inserted_rows(state)]
-            configuration_written(state.session, tenants)
-        return
-    if any(tenant_configuration(cls) for cls in _touches(state)):
-        configuration_written(state.session, [session_tenant_id(state.session)])
-
-
-@event.listens_for(TenantSession, "before_commit")
-def _bump_configuration(session: Session) -> None:
-    if session.new or session.dirty or session.deleted:
-        session.flush()  # the commit's own flush comes after this event: note its rows now
-    changed = session.info.pop(_CONFIG_KEY, None)
-    if not changed:
-        return
-    tenant = TenantScoped.metadata.tables["tenant"]
-    session.connection().execute(
-        tenant.update()
-        .where(tenant.c.id.in_(sorted(changed)))
-        .values(config_version=tenant.c.config_version + 1)
-    )
-
-
-@event.listens_for(TenantSession, "after_soft_rollback")
-def _forget_configuration(session: Session, previous: Any) -> None:
-    if not previous.nested:  # a savepoint's notes stay: one bump too many is harmless
-        session.info.pop(_CONFIG_KEY, None)
 
 
 @event.listens_for(TenantSession, "before_flush")

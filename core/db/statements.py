@@ -52,12 +52,8 @@ from sqlalchemy.sql.visitors import iterate
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.db.base import tenant_scoped_models
-from core.db.session import (
-    TenantSession,
-    configuration_table,
-    configuration_written,
-    session_tenant_id,
-)
+from core.db.configuration import configuration_table, configuration_written
+from core.db.session import TenantSession, session_tenant_id
 from core.tenancy.context import TenantContextMissing
 
 __all__ = [
