@@ -19,14 +19,16 @@ answer asks a fresh connection ``pg_xact_status(xid)``:
 If the outcome cannot be learned (the database stays unreachable), :class:`CommitOutcomeUnknown`
 is raised: the work is neither acknowledged nor tried again.
 
-SQLite needs none of this: it runs in the process, and ``COMMIT`` returns its own outcome. In
-WAL mode a commit appends its frames to the log, the last one marked as the commit; an error
-(disk full, I/O) leaves the transaction uncommitted and rolled back, so an error means nothing
-was stored and retrying is right. What can happen is a crash of the process after the commit
-frame was written and before the answer went out: the transaction is then durable (with
-``synchronous=NORMAL``, unless the machine itself loses power before the log is synced), and
-nothing is retried, since the process that would retry is gone; a client that sent an
-Idempotency-Key gets the stored answer when it asks again.
+SQLite needs none of this: it runs in the process, so there is no answer to lose between the
+commit and its caller. In WAL mode a commit appends its pages to the log, the last frame marked
+as the commit, and then publishes it in the shared index; an error on the way (disk full, I/O)
+is returned by ``COMMIT`` and the transaction is rolled back, so an error means nothing was
+stored and retrying is right. What can happen is a crash of the process after the commit frame
+was written and before the answer went out: the transaction is then stored (with
+``synchronous=NORMAL`` it is lost only if the machine itself loses power before the log reaches
+the disk), and nothing is retried, since the process that would retry is gone; a client that
+sent an Idempotency-Key gets the stored answer when it asks again (one that sent none cannot
+be told apart from a new request).
 """
 
 from __future__ import annotations
