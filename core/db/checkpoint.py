@@ -7,8 +7,9 @@ reads, writes and fsyncs (137 ms measured, every request of the process waiting)
 connections turn it off (``wal_autocheckpoint=0``) and a :class:`Checkpointer` per database
 file and process does it instead:
 
-* after each commit it looks at the log file's size (one ``stat``); past the limit, and when no
-  checkpoint of this process is running, it starts one on a thread of its own;
+* when a connection comes back from a transaction it looks at the log file's size (one
+  ``stat``); past the limit, and when no checkpoint of this process is running, it starts one
+  on a thread of its own;
 * the checkpoint is ``PASSIVE``, on a connection of its own: it copies what it can without
   waiting for any reader or writer, so the writers go on meanwhile; what readers still need is
   copied by the next one;
@@ -64,7 +65,7 @@ class Checkpointer:
         return found
 
     def committed(self) -> None:
-        """After a commit, on whatever thread: start a checkpoint if the log is past the
+        """After a transaction, on whatever thread: start a checkpoint if the log is past the
         limit and none is running."""
         try:
             size = os.stat(self.log_path).st_size

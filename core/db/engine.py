@@ -61,8 +61,10 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         checkpointer = Checkpointer.of(engine.url)
         if checkpointer is not None:  # a file: the owner's alone
             private_database_file(checkpointer.path)
-            # looks at the log's size after each commit
-            event.listen(engine.sync_engine, "commit", lambda _: checkpointer.committed())
+            # looks at the log's size as each connection comes back from a transaction (a
+            # pool event: a connection event such as "commit" would make SQLAlchemy dispatch
+            # events around every statement)
+            event.listen(engine.sync_engine, "checkin", lambda *_: checkpointer.committed())
         return engine
     if "poolclass" not in kwargs:
         kwargs.setdefault("pool_size", 10)
