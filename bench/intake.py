@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import helpdesk_baseline  # sibling scripts
-from loadgen import LUA_REPORT, LUA_THREAD_IDS, free_port, wait_until_ok, wrk
+from loadgen import LUA_REPORT, LUA_THREAD_IDS, cpu_seconds, free_port, wait_until_ok, wrk
 
 ROOT = Path(__file__).resolve().parent.parent
 LUA = (
@@ -167,8 +167,11 @@ def main() -> None:
             if args.database_url:
                 _analyze(args.database_url)
             for connections in args.connections:
+                before = cpu_seconds(server.pid)
                 base = wrk(f"{url}/healthz", hello, connections, max(5, args.seconds // 2))
+                between = cpu_seconds(server.pid)
                 run = wrk(url, script, connections, args.seconds)
+                hello_cpu, run_cpu = between - before, cpu_seconds(server.pid) - between
                 ok = run["requests"] - run["non2xx"]
                 per_s = ok / run["seconds"]
                 hello_s = base["requests"] / base["seconds"]
@@ -187,6 +190,15 @@ def main() -> None:
                             "non_2xx": run["non2xx"],
                             "hello_world_per_s": round(hello_s, 1),
                             "ratio_to_hello_world": round(per_s / hello_s, 3),
+                            # the app server's CPU per request (its database server's not
+                            # counted), and hello-world's over it: steadier on a shared machine
+                            "server_cpu_ms_per_inquiry": round(run_cpu * 1000 / max(ok, 1), 3),
+                            "cpu_ratio_to_hello_world": round(
+                                hello_cpu
+                                / max(base["requests"], 1)
+                                / max(run_cpu / max(ok, 1), 1e-9),
+                                3,
+                            ),
                             "targets": {
                                 "inquiries_per_s": 1000,
                                 "ratio": 0.15,

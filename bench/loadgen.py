@@ -4,6 +4,7 @@ report its figures as one JSON object."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import subprocess
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["LUA_REPORT", "LUA_THREAD_IDS", "free_port", "wrk"]
+__all__ = ["LUA_REPORT", "LUA_THREAD_IDS", "cpu_seconds", "free_port", "wrk"]
 
 # each wrk thread gets its own id: their random generators start alike, and equal keys or
 # addresses from two threads would be (rightly) answered as repeats
@@ -38,6 +39,24 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by process ``pid`` and its descendants (Linux
+    ``/proc``). Unlike requests per second, the CPU a request costs hardly depends on what else
+    the machine runs, so runs on a shared machine can be compared by it."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
 
 
 def wait_until_ok(url: str, headers: dict[str, str] | None = None, seconds: float = 30) -> None:

@@ -9,6 +9,7 @@ from core.audit.log import record_many as audit_many
 from core.cli.runtime import Runtime as CliRuntime
 from core.crypto.keyfiles import load_or_create_key
 from core.db.base import JSONType, TenantScoped, TZDateTime, new_uid, tenant_id_field, utcnow
+from core.db.commit_cache import CommitCache
 from core.db.engine import Database
 from core.db.group_commit import GroupCommit
 from core.db.statements import TENANT, Read, TenantStatement, defer, run_deferred, run_reads
@@ -45,6 +46,7 @@ __all__ = [
     "ApiError",
     "AuditEntry",
     "CliRuntime",
+    "CommitCache",
     "Customer",
     "Database",
     "GroupCommit",

@@ -1,19 +1,27 @@
 """Key material kept outside the database: files under ``var/keys`` (mode 0600) or environment
 variables (base64), created on first use. Losing these loses what they protect; the operations
-guide says how to back them up."""
+guide says how to back them up, apart from the database."""
 
 from __future__ import annotations
 
 import base64
 import os
 import secrets
+import stat
 from pathlib import Path
 
-__all__ = ["KeyFileError", "load_or_create_key"]
+__all__ = ["KeyFileError", "load_or_create_key", "owner_only"]
 
 
 class KeyFileError(RuntimeError):
     """A key file or variable is unreadable or of the wrong size."""
+
+
+def owner_only(path: Path) -> None:
+    """Narrow an existing key file that others may read (an older installation, a restored
+    copy) to mode 0600. New key files are created so."""
+    if stat.S_IMODE(path.stat().st_mode) & 0o077:
+        os.chmod(path, 0o600)
 
 
 def load_or_create_key(path: Path, *, size: int = 32, env: str | None = None) -> bytes:
@@ -27,6 +35,7 @@ def load_or_create_key(path: Path, *, size: int = 32, env: str | None = None) ->
             raise KeyFileError(f"{env} must hold {size} bytes")
         return key
     if path.exists():
+        owner_only(path)
         key = path.read_bytes()
         if len(key) != size:
             raise KeyFileError(f"{path} must hold {size} bytes")

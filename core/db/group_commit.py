@@ -18,7 +18,9 @@ A handler answers each item with a result or an exception for that item alone (a
 the others still commit. If the transaction itself fails, its items are tried again one by
 one (with a ``prepare`` step, a group of one too), so one bad item cannot take the rest of its
 group down with it; a transaction whose connection the database dropped is first tried once
-more as it was.
+more as it was. A connection that died during ``COMMIT`` leaves the commit's outcome unknown:
+on PostgreSQL it is asked of the database first (:mod:`core.db.outcome`), and a group that did
+commit is answered, not tried again (its items would be stored twice).
 
 SQLite has one writer at a time. Group writers of every process on the database file take
 turns through a lock file beside it (``flock``: the kernel queues the waiters), instead of
@@ -46,6 +48,7 @@ import structlog
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.db.engine import Database
+from core.db.outcome import CommitOutcomeUnknown
 from core.tenancy.context import TenantContext
 
 __all__ = ["GroupCommit", "GroupHandler"]
@@ -201,14 +204,21 @@ class GroupCommit(Generic[T, R]):
                             results = await self.handler(session, ctx, items, prepared)
                         else:
                             results = await self.handler(session, ctx, items)
-                        await session.commit()  # before the turn goes to the next writer
+                        # before the turn goes to the next writer; a commit whose answer
+                        # was lost returns if it did commit (core.db.outcome)
+                        await self.db.commit(session)
                     except BaseException:
                         await session.rollback()
                         raise
+        except CommitOutcomeUnknown as exc:  # it may be stored: not tried again
+            for _, future in group:
+                _deliver(future, exc)
+            return
         except Exception as exc:
             if getattr(exc, "connection_invalidated", False) and not retried:
                 # the database dropped the connection (a restart, a failover): once more, on
-                # a fresh one; nothing of the failed transaction was committed
+                # a fresh one; nothing of the failed transaction was committed (a commit
+                # whose answer was lost was asked about and did not happen)
                 log.warning("group_commit_reconnected", group=self.name, items=len(group))
                 await self._run(ctx, group, retried=True, alone=alone)
                 return

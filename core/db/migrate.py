@@ -16,6 +16,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 
+from core.db.files import private_database_file
 from core.settings import Settings
 
 __all__ = ["alembic_config", "current_revision", "downgrade", "head_revision", "upgrade"]
@@ -45,6 +46,9 @@ def head_revision() -> str | None:
 def _prepare(settings: Settings) -> None:
     if settings.is_sqlite:
         settings.ensure_dirs()
+        database = make_url(settings.migration_database_url).database
+        if database and database != ":memory:":  # made 0600 before SQLite creates it
+            private_database_file(database)
 
 
 def upgrade(settings: Settings, revision: str = "head") -> None:

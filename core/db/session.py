@@ -24,15 +24,20 @@ from core.tenancy.context import TenantContextMissing
 __all__ = [
     "TenantSession",
     "cross_tenant_reason",
+    "inserted_class",
+    "inserted_rows",
     "session_tenant_id",
     "switch_tenant",
-    "tenant_configuration",
+    "touched_models",
+    "track_commits",
+    "transaction_of",
 ]
 
 _TENANT_KEY = "madoguchi.tenant_id"
 _CROSS_KEY = "madoguchi.cross_tenant"
 _CRITERIA_KEY = "madoguchi.tenant_criteria"
-_CONFIG_KEY = "madoguchi.config_changed"  # tenants whose configuration rows this flush writes
+_TRACK_KEY = "madoguchi.track_commits"
+_XACT_KEY = "madoguchi.transaction"  # (PostgreSQL transaction id, server process id)
 
 
 class TenantSession(SQLModelSession):
@@ -57,11 +62,13 @@ def _cross_tenant_allowed(session: Session, cls: type[Any]) -> bool:
     return reason is not None and getattr(cls, "__cross_tenant__", None) == reason
 
 
-def _touches(state: ORMExecuteState) -> list[type[Any]]:
+def touched_models(state: ORMExecuteState) -> list[type[Any]]:
+    """The tenant-scoped models an ORM-executed statement touches."""
     return [m.class_ for m in state.all_mappers if issubclass(m.class_, TenantScoped)]
 
 
-def _inserted_rows(state: ORMExecuteState) -> list[Any]:
+def inserted_rows(state: ORMExecuteState) -> list[Any]:
+    """The rows an ORM-executed insert carries."""
     params = state.parameters
     if isinstance(params, list | tuple):
         return list(params)
@@ -73,7 +80,8 @@ def _inserted_rows(state: ORMExecuteState) -> list[Any]:
     return [statement.compile(dialect=dialect).params]
 
 
-def _inserted_class(state: ORMExecuteState) -> type[Any] | None:
+def inserted_class(state: ORMExecuteState) -> type[Any] | None:
+    """The model an ORM-executed insert writes, if it is one."""
     mapper = state.bind_mapper
     if mapper is not None:
         return mapper.class_
@@ -84,11 +92,11 @@ def _inserted_class(state: ORMExecuteState) -> type[Any] | None:
 def _check_insert(state: ORMExecuteState) -> None:
     """A bulk insert (``insert(Model)`` or ``insert(table)`` with rows) passes no flush, so it
     is checked here: every row must carry the session's tenant."""
-    cls = _inserted_class(state)
+    cls = inserted_class(state)
     if cls is None or not issubclass(cls, TenantScoped):
         return
     tenant_id = session_tenant_id(state.session)
-    for row in _inserted_rows(state):
+    for row in inserted_rows(state):
         row_tenant = row.get("tenant_id")
         if tenant_id is None:
             if _cross_tenant_allowed(state.session, cls) and row_tenant is not None:
@@ -109,7 +117,7 @@ def _filter_to_tenant(state: ORMExecuteState) -> None:
         return  # the parent statement already carried the criteria
     session = state.session
     tenant_id = session_tenant_id(session)
-    touched = _touches(state)
+    touched = touched_models(state)
     if tenant_id is None:
         refused = [c for c in touched if not _cross_tenant_allowed(session, c)]
         if refused:
@@ -126,39 +134,6 @@ def _filter_to_tenant(state: ORMExecuteState) -> None:
         cached = ((tenant_id, len(models)), options)
         session.info[_CRITERIA_KEY] = cached  # built once per session and tenant
     state.statement = state.statement.options(*cached[1])
-
-
-def tenant_configuration(cls: type[Any]) -> bool:
-    """Whether rows of ``cls`` are part of their tenant's configuration
-    (``__tenant_config__ = True``): writing one through the ORM moves the tenant's
-    ``config_version`` on in the same transaction, so that what a process keeps of it (a
-    group writer's queues, the active data key) is known stale at the next read of the
-    version."""
-    return getattr(cls, "__tenant_config__", False) is True
-
-
-@event.listens_for(TenantSession, "before_flush")
-def _note_configuration(session: Session, flush_context: UOWTransaction, instances: Any) -> None:
-    changed = {
-        obj.tenant_id
-        for obj in (*session.new, *session.dirty, *session.deleted)
-        if tenant_configuration(type(obj)) and obj.tenant_id is not None
-    }
-    if changed:
-        session.info.setdefault(_CONFIG_KEY, set()).update(changed)
-
-
-@event.listens_for(TenantSession, "after_flush")
-def _bump_configuration(session: Session, flush_context: UOWTransaction) -> None:
-    changed = session.info.pop(_CONFIG_KEY, None)
-    if not changed:
-        return
-    tenant = TenantScoped.metadata.tables["tenant"]
-    session.connection().execute(
-        tenant.update()
-        .where(tenant.c.id.in_(sorted(changed)))
-        .values(config_version=tenant.c.config_version + 1)
-    )
 
 
 @event.listens_for(TenantSession, "before_flush")
@@ -188,20 +163,49 @@ def _check_flush(session: Session, flush_context: UOWTransaction, instances: Any
             raise PermissionError(f"write to another tenant's {type(obj).__tablename__} row")
 
 
+_SET_TENANT_SQL = (
+    "SELECT set_config('app.tenant_id', :tenant, true),"
+    " set_config('app.cross_tenant', :cross, true)"
+)
+_SET_TENANT = sa.text(_SET_TENANT_SQL)
+_SET_TENANT_AND_TRACK = sa.text(  # the same round trip learns the transaction's id
+    _SET_TENANT_SQL + ", pg_current_xact_id()::text, pg_backend_pid()"
+)
+
+
+def track_commits(session: Session) -> None:
+    """Have each transaction of this session note its PostgreSQL transaction id and server
+    process (:func:`transaction_of`), so that a commit whose answer was lost can be asked
+    about (:mod:`core.db.outcome`). The id is taken at BEGIN: for writing sessions only."""
+    session.info[_TRACK_KEY] = True
+
+
+def transaction_of(session: Session) -> tuple[str, int] | None:
+    """(transaction id as text, server process id) of the session's PostgreSQL transaction,
+    when the session tracks its commits."""
+    return session.info.get(_XACT_KEY)
+
+
+@event.listens_for(TenantSession, "after_transaction_end")
+def _forget_transaction(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        session.info.pop(_XACT_KEY, None)
+
+
 @event.listens_for(TenantSession, "after_begin")
 def _set_database_tenant(session: Session, transaction: Any, connection: sa.Connection) -> None:
     if connection.dialect.name != "postgresql":
         return
-    connection.execute(
-        sa.text(
-            "SELECT set_config('app.tenant_id', :tenant, true),"
-            " set_config('app.cross_tenant', :cross, true)"
-        ),
-        {
-            "tenant": str(session_tenant_id(session) or ""),
-            "cross": cross_tenant_reason(session) or "",
-        },
-    )
+    params = {
+        "tenant": str(session_tenant_id(session) or ""),
+        "cross": cross_tenant_reason(session) or "",
+    }
+    session.info.pop(_XACT_KEY, None)
+    if not session.info.get(_TRACK_KEY):
+        connection.execute(_SET_TENANT, params)
+        return
+    row = connection.execute(_SET_TENANT_AND_TRACK, params).one()
+    session.info[_XACT_KEY] = (row[2], row[3])
 
 
 async def switch_tenant(session: Any, tenant_id: int | None) -> None:

@@ -52,6 +52,7 @@ from sqlalchemy.sql.visitors import iterate
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.db.base import tenant_scoped_models
+from core.db.configuration import configuration_table, configuration_written
 from core.db.session import TenantSession, session_tenant_id
 from core.tenancy.context import TenantContextMissing
 
@@ -151,7 +152,7 @@ def _check(statement: Any) -> bool:
 class TenantStatement:
     """A select, update or delete checked once for tenant scoping; or an insert of rows."""
 
-    __slots__ = ("insert_table", "scoped", "statement", "table")
+    __slots__ = ("configuration", "insert_table", "scoped", "statement", "table")
 
     def __init__(self, statement: sa.Select[*tuple[Any, ...]] | sa.Update | sa.Delete) -> None:
         if isinstance(statement, sa.Insert) or not isinstance(
@@ -162,6 +163,10 @@ class TenantStatement:
         self.scoped = _check(statement)
         self.insert_table: str | None = None
         self.table: sa.Table | None = None
+        # a write of tenant configuration: moves the tenant's config_version on at commit
+        self.configuration = not isinstance(statement, sa.Select) and configuration_table(
+            statement.table
+        )
 
     @classmethod
     def insert(cls, model: Any, *returning: Any) -> TenantStatement:
@@ -175,6 +180,7 @@ class TenantStatement:
         built.scoped = table in _scoped_tables()
         built.insert_table = table.name
         built.table = table
+        built.configuration = configuration_table(table)
         return built
 
 
@@ -193,6 +199,17 @@ def _bind(
 ) -> Any:
     """The parameters to execute ``statement`` with in this session: an insert's rows, checked
     to name the session's tenant; else one mapping, with ``:session_tenant`` filled in."""
+    bound = _checked(session, statement, params)
+    if statement.configuration:  # the session's tenant's rows, as checked
+        configuration_written(session.sync_session, [session_tenant_id(session.sync_session)])
+    return bound
+
+
+def _checked(
+    session: AsyncSession,
+    statement: TenantStatement,
+    params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None,
+) -> Any:
     tenant_id = session_tenant_id(session.sync_session)
     if statement.insert_table is not None:
         rows = list(params or ()) if not isinstance(params, Mapping) else [params]
@@ -428,7 +445,8 @@ class Read:
 
 async def run_reads(session: AsyncSession, reads: Sequence[Read]) -> list[list[Any]]:
     """The rows of each read (named tuples, by the selects' column names), in one round trip
-    on PostgreSQL; one by one on SQLite, or when two reads share a parameter name."""
+    on PostgreSQL; one by one on SQLite, when two reads share a parameter name, or when one
+    orders, limits or locks its rows (``with_for_update``), which a UNION cannot."""
     for read in reads:
         if not isinstance(read.statement.statement, sa.Select):
             raise TypeError("only selects can be read together")
@@ -477,6 +495,8 @@ def _build_union(reads: Sequence[Read], bound: list[Any]) -> _Union | None:
     selects = [read.statement.statement for read in reads]
     if any(s._order_by_clauses or s._limit_clause is not None for s in selects):
         return None  # a branch of a UNION has neither
+    if any(s._for_update_arg is not None for s in selects):
+        return None  # nor a row lock (FOR UPDATE): PostgreSQL refuses it there
     columns = [list(s.selected_columns) for s in selects]
     if any(isinstance(c.type, sa.types.NullType) for own in columns for c in own):
         return None  # the other branches' NULLs need the column's type

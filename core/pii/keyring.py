@@ -2,7 +2,9 @@
 
 ``KeyRing`` is one per process. It loads master keys from ``var/keys/master-*.key`` (created on
 first run, mode 0600) or from ``MADOGUCHI_MASTER_KEY``, and caches unwrapped data keys per
-(tenant, version) in memory only.
+(tenant, version) in memory only, once the transaction that read or made them has committed
+(:class:`core.db.commit_cache.CommitCache`): a key made in a transaction that rolled back is
+held by no row, and nothing may be sealed with it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.crypto.keyfiles import owner_only
 from core.crypto.sealing import (
     SealError,
     forget_index_keys,
@@ -29,6 +32,7 @@ from core.crypto.sealing import (
     wrapped_by,
 )
 from core.db.base import utcnow
+from core.db.commit_cache import CommitCache
 from core.db.statements import TENANT, TenantStatement
 from core.db.statements import run as run_statement
 from core.db.upsert import insert_ignore
@@ -56,9 +60,9 @@ class KeyRing:
         self.folder = settings.var_dir / "keys"
         self._masters: dict[str, bytes] = {}
         # (tenant, version) -> (wrapped as stored, data key)
-        self._data_keys: dict[tuple[int, int], tuple[str, bytes]] = {}
+        self._data_keys: CommitCache[tuple[int, int], tuple[str, bytes]] = CommitCache()
         # tenant -> (its config_version when read, active key version, data key)
-        self._active: dict[int, tuple[int, int, bytes]] = {}
+        self._active: CommitCache[int, tuple[int, int, bytes]] = CommitCache()
         self._load_masters()
 
     # -- master keys ---------------------------------------------------------------------
@@ -76,6 +80,7 @@ class KeyRing:
         os.chmod(self.folder, 0o700)
         files = sorted(self.folder.glob("master-*.key"), key=lambda p: p.stat().st_mtime)
         for path in files:
+            owner_only(path)
             key = path.read_bytes()
             self._masters[key_id(key)] = key
         if not files:
@@ -142,17 +147,17 @@ class KeyRing:
             raise SealError("the master key that wrapped this data key is missing")
         return unwrap_key(master, row.wrapped, row.tenant_id, row.version)
 
-    def _key_of(self, row: Any) -> bytes:
-        """The data key a stored row holds. The cache is keyed by the wrapped value itself, so
-        a key this process generated but did not get stored can never be used."""
+    def _key_of(self, session: AsyncSession, row: Any) -> bytes:
+        """The data key a stored row holds, as this transaction read it. The cache is keyed by
+        the wrapped value itself, so a key that is not stored so can never be used."""
         if row.wrapped is None:
-            self._data_keys.pop((row.tenant_id, row.version), None)
+            self._data_keys.forget(lambda k: k == (row.tenant_id, row.version))
             raise KeyShredded(f"data key {row.version} of tenant {row.tenant_id} was destroyed")
-        cached = self._data_keys.get((row.tenant_id, row.version))
+        cached = self._data_keys.get(session, (row.tenant_id, row.version))
         if cached is not None and cached[0] == row.wrapped:
             return cached[1]
         key = self._unwrap(row)
-        self._data_keys[(row.tenant_id, row.version)] = (row.wrapped, key)
+        self._data_keys.put(session, (row.tenant_id, row.version), (row.wrapped, key))
         return key
 
     async def _active_row(self, session: AsyncSession) -> Any:
@@ -163,11 +168,12 @@ class KeyRing:
         self, session: AsyncSession, tenant_id: int, config_version: int | None = None
     ) -> tuple[int, bytes]:
         """The tenant's current (version, data key); created on first use. A caller that read
-        the tenant's ``config_version`` in this transaction passes it: a key read under the
-        same version is still the active one (any write of the tenant's keys moves the version
-        on), and the read is saved."""
+        the tenant's ``config_version`` in this transaction, before asking, passes it: a key
+        read under the same version is still the active one (any write of the tenant's keys
+        moves the version on), and the read is saved. What this transaction reads or creates
+        is kept for the next ones only once it has committed."""
         if config_version is not None:
-            known = self._active.get(tenant_id)
+            known = self._active.get(session, tenant_id)
             if known is not None and known[0] == config_version:
                 return known[1], known[2]
         row = await self._active_row(session)
@@ -177,9 +183,9 @@ class KeyRing:
             assert row is not None
         if row.wrapped is None:
             raise KeyShredded(f"tenant {tenant_id} has been offboarded")
-        key = self._key_of(row)
+        key = self._key_of(session, row)
         if config_version is not None:
-            self._active[tenant_id] = (config_version, row.version, key)
+            self._active.put(session, tenant_id, (config_version, row.version, key))
         return row.version, key
 
     async def key_version(self, session: AsyncSession, tenant_id: int, version: int) -> bytes:
@@ -187,7 +193,7 @@ class KeyRing:
         row = (await session.exec(select(TenantKey).where(TenantKey.version == version))).first()
         if row is None:
             raise SealError(f"tenant {tenant_id} has no data key version {version}")
-        return self._key_of(row)
+        return self._key_of(session, row)
 
     async def _insert_key(self, session: AsyncSession, tenant_id: int, version: int) -> None:
         """Store a new data key unless another request or node stored this version first
@@ -215,7 +221,7 @@ class KeyRing:
         await session.flush()
         await self._insert_key(session, tenant_id, version)
         stored = (await session.exec(select(TenantKey).where(TenantKey.version == version))).one()
-        return version, self._key_of(stored)
+        return version, self._key_of(session, stored)
 
     async def rewrap(self, session: AsyncSession, tenant_id: int) -> int:
         """Re-wrap every live data key of the tenant under the current master key."""
@@ -236,8 +242,7 @@ class KeyRing:
             if row.wrapped is not None:
                 row.wrapped, row.active, row.destroyed_at = None, False, utcnow()
                 count += 1
-        for cached in [k for k in self._data_keys if k[0] == tenant_id]:
-            del self._data_keys[cached]
-        self._active.pop(tenant_id, None)
+        self._data_keys.forget(lambda k: k[0] == tenant_id)
+        self._active.forget(lambda k: k == tenant_id)
         forget_index_keys()
         return count

@@ -27,6 +27,7 @@ from core import (
     AccessClaim,
     ApiError,
     AuditEntry,
+    CommitCache,
     GroupCommit,
     PersonalData,
     Rechecked,
@@ -105,13 +106,14 @@ class InquiryWriter:
     core: Any
     group: GroupCommit[Submission, Outcome] = field(init=False)
     in_flight: set[tuple[int, str]] = field(default_factory=set)
-    # tenant id -> when this process last made sure the SLA watch job is queued
-    sla_checked: dict[int, float] = field(default_factory=dict)
+    # tenant id -> when this process last made sure the SLA watch job is queued (kept
+    # once that group committed, as everything a transaction reads or makes)
+    sla_checked: CommitCache[int, float] = field(default_factory=CommitCache)
     # tenant id -> (config_version, its queues): queues are tenant configuration, whose
     # every write moves the version on (``__tenant_config__``), which each group reads
-    queues: dict[int, tuple[int, list[Any]]] = field(default_factory=dict)
+    queues: CommitCache[int, tuple[int, list[Any]]] = field(default_factory=CommitCache)
     # tenant id -> (config_version, its vocabulary), kept the same way as the queues
-    vocabularies: dict[int, tuple[int, Vocabulary]] = field(default_factory=dict)
+    vocabularies: CommitCache[int, tuple[int, Vocabulary]] = field(default_factory=CommitCache)
 
     def __post_init__(self) -> None:
         self.group = GroupCommit(
@@ -189,24 +191,24 @@ class InquiryWriter:
     ) -> Vocabulary:
         """The tenant's vocabulary: as read before under the same config_version, else
         afresh (tenant configuration, like the queues)."""
-        known = self.vocabularies.get(ctx.id)
+        known = self.vocabularies.get(session, ctx.id)
         if known is not None and known[0] == read.config_version:
             return known[1]
         vocabulary = await read_vocabulary(session)
         if read.config_version is not None:
-            self.vocabularies[ctx.id] = (read.config_version, vocabulary)
+            self.vocabularies.put(session, ctx.id, (read.config_version, vocabulary))
         return vocabulary
 
     async def _queues(
         self, session: AsyncSession, ctx: TenantContext, read: Rechecked
     ) -> list[Any]:
         """The tenant's queues: as read before under the same config_version, else afresh."""
-        known = self.queues.get(ctx.id)
+        known = self.queues.get(session, ctx.id)
         if known is not None and known[0] == read.config_version:
             return known[1]
         queues = await read_queues(session)
         if queues and read.config_version is not None:  # none yet: the first group makes one
-            self.queues[ctx.id] = (read.config_version, queues)
+            self.queues.put(session, ctx.id, (read.config_version, queues))
         return queues
 
     async def _write(
@@ -221,7 +223,8 @@ class InquiryWriter:
                 self.core.db, session, self.core.keyring, ctx, rechecked.config_version
             )
             now = time.monotonic()
-            watch = now - self.sla_checked.get(ctx.id, -SLA_RECHECK) >= SLA_RECHECK
+            last = self.sla_checked.get(session, ctx.id)
+            watch = last is None or now - last >= SLA_RECHECK
             registered = await register_inquiries(
                 session,
                 pd,
@@ -234,7 +237,7 @@ class InquiryWriter:
                 deferred=True,
             )
             if watch:
-                self.sla_checked[ctx.id] = now
+                self.sla_checked.put(session, ctx.id, now)
             records = []
             if any(group[n].key for n in todo):  # the key PersonalData just used, kept
                 digest = body_hasher(

@@ -79,14 +79,15 @@ async def test_a_client_downloads_its_checkpoints_from_the_portal_and_checks_the
     document = answer.json()
     [chain] = document["chains"]
     assert (chain["chain"], chain["tenant"]) == (f"t:{world.a.id}", world.a.slug)
-    assert len(chain["checkpoints"]) == 2
-    assert check_signatures(document) == 2
+    # the two signed here (the app's own checkpointer may have added one of its own)
+    assert len(chain["checkpoints"]) >= 2
+    assert check_signatures(document) == len(chain["checkpoints"])
     # nothing of the other client's chain
     from core.audit.models import AuditCheckpoint
 
     async with db.session(world.b) as session:
         theirs = (await session.exec(select(AuditCheckpoint.hash))).all()
-    assert len(theirs) == 2 and not any(h in answer.text for h in theirs)
+    assert len(theirs) >= 2 and not any(h in answer.text for h in theirs)
     foreign = await app.get(
         f"/api/v1/t/{world.a.slug}/audit/checkpoints", headers=world.headers["b:client_admin"]
     )

@@ -331,3 +331,26 @@ async def test_reads_sent_together_answer_as_each_would_alone(
             )
         with pytest.raises(PermissionError):
             await run_reads(s, [Read(PLUGINS, {"session_tenant": b.id}), Read(settings)])
+
+
+async def test_a_read_that_locks_its_rows_goes_with_other_reads_and_holds_the_lock(
+    db: Database, two_tenants: tuple[TenantContext, TenantContext]
+) -> None:
+    """PostgreSQL refuses FOR UPDATE in a UNION: a locking read is answered all the same,
+    and its rows stay locked until the transaction ends."""
+    a, _ = two_tenants
+    locking = TenantStatement(
+        sa.select(col(TenantPlugin.plugin_id))
+        .where(col(TenantPlugin.tenant_id) == TENANT)
+        .with_for_update()
+    )
+    async with db.session(a) as s:
+        mine, plugins = await run_reads(s, [Read(locking), Read(PLUGINS)])
+        assert [tuple(r) for r in mine] == [("intake",)]
+        assert [tuple(r) for r in plugins] == [("intake", a.id)]
+        if db.dialect == "postgresql":  # another transaction cannot take the row meanwhile
+            async with db.session(a) as other:
+                with pytest.raises(sa.exc.DBAPIError, match="could not obtain lock"):
+                    await other.exec(
+                        select(TenantPlugin).with_for_update(nowait=True)  # type: ignore[call-overload]
+                    )
