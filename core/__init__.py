@@ -36,10 +36,14 @@ from core.version import __version__
 from core.web.access import AccessClaim, Rechecked, recheck_access
 from core.web.deps import after_commit, notify_committed
 from core.web.errors import ApiError
+from core.web.inputs import INT_MAX, RowId
 from core.web.members import user_may
+from core.web.openapi import refusals
+from core.web.schemas import StrictBody
 from core.web.ui.render import page
 
 __all__ = [
+    "INT_MAX",
     "TENANT",
     "AccessClaim",
     "Actor",
@@ -63,8 +67,10 @@ __all__ = [
     "PurposeRequired",
     "Read",
     "Rechecked",
+    "RowId",
     "Setting",
     "SettingsError",
+    "StrictBody",
     "TZDateTime",
     "TenantContext",
     "TenantContextMissing",
@@ -89,6 +95,7 @@ __all__ = [
     "plugin_settings",
     "plugin_settings_by_tenant",
     "recheck_access",
+    "refusals",
     "run_deferred",
     "run_reads",
     "run_statement",

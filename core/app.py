@@ -48,7 +48,9 @@ from core.web.errors import exception_handlers
 from core.web.health import healthz, readyz
 from core.web.inputs import refuse_unbounded_input
 from core.web.middleware import request_context_middleware
+from core.web.openapi import StrictSchemaPlugin, components, document_answers
 from core.web.openapi_ui import assets_router, render_plugins
+from core.web.options import allow_every_method_middleware
 from core.web.proxies import trusted_proxy_middleware
 from core.web.state import CoreState
 from core.web.ui.access_pages import ACCESS_PAGES
@@ -197,6 +199,7 @@ def create_app(
             *trusted_proxy_middleware(settings),
             request_context_middleware,
             security_headers_middleware,
+            allow_every_method_middleware,
         ],
         template_config=TemplateConfig(instance=JinjaTemplateEngine.from_environment(templates)),
         lifespan=[lifespan],
@@ -205,11 +208,14 @@ def create_app(
             version=__version__,
             path=SCHEMA_PATH,
             render_plugins=render_plugins(),
+            components=components(),
         ),
+        plugins=[StrictSchemaPlugin()],
         request_max_body_size=1024 * 1024,
         logging_config=None,
         debug=False,
     )
     app.state.core = core
     _check_route_permissions(app, SCHEMA_PATH)
+    document_answers(app)
     return app

@@ -11,26 +11,29 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromQuery, JSONBody
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.approvals.models import ChangeRequest, Status
+from core.approvals.models import ChangeRequest
 from core.approvals.rules import ApprovalError
 from core.approvals.schemas import (
     AccessGrant,
     ChangeRequestOut,
     GrantIn,
+    StatusName,
     UserCreated,
     UserIn,
     UserOut,
 )
 from core.approvals.service import Requester, decide, request_grant, requests, revoke, withdraw
 from core.identity.models import RoleGrant, User
-from core.identity.service import IdentityError, Principal, create_user, invite
+from core.identity.service import IdentityError, Principal, UserExists, create_user, invite
 from core.tenancy.context import TenantContext
 from core.tenancy.models import Tenant
 from core.web.errors import ApiError
+from core.web.inputs import RowId
+from core.web.openapi import refusals
 from core.web.state import CoreState
 
 __all__ = [
@@ -43,9 +46,17 @@ __all__ = [
 ]
 
 
+_DECISION_REFUSALS = refusals(
+    404,
+    409,
+    s404="No such request (or none that concerns this tenant).",
+    s409="The request was decided already, or has expired.",
+)
+
+
 def _fail(exc: ApprovalError | IdentityError) -> ApiError:
     if isinstance(exc, IdentityError):
-        return ApiError(422, str(exc), field="email")
+        return ApiError(409 if isinstance(exc, UserExists) else 422, str(exc), field="email")
     return ApiError(exc.status, exc.message, field=exc.field)
 
 
@@ -136,7 +147,11 @@ class AdminUsersController(Controller):
         users = list((await session.exec(select(User).order_by(col(User.email)))).all())
         return await user_outs(session, users)
 
-    @post("/users", opt={"permission": "user:manage"})
+    @post(
+        "/users",
+        opt={"permission": "user:manage"},
+        responses=refusals(409, s409="An account with this e-mail address exists already."),
+    )
     async def create(
         self,
         request: Request[Any, Any, Any],
@@ -158,7 +173,17 @@ class AdminUsersController(Controller):
             headers={"Cache-Control": "no-store"},
         )
 
-    @post("/grants", opt={"permission": "user:manage"})
+    @post(
+        "/grants",
+        opt={"permission": "user:manage"},
+        responses=refusals(
+            404,
+            409,
+            s404="No such user, or no such tenant.",
+            s409="The person holds the role already, a request for it is open, or the role "
+            "conflicts with one they hold.",
+        ),
+    )
     async def grant(
         self,
         request: Request[Any, Any, Any],
@@ -182,7 +207,12 @@ class AdminUsersController(Controller):
         [out] = await request_outs(session, [row])
         return Response(out, status_code=201)
 
-    @post("/grants/revoke", opt={"permission": "user:manage"}, status_code=200)
+    @post(
+        "/grants/revoke",
+        opt={"permission": "user:manage"},
+        status_code=200,
+        responses=refusals(404, s404="No such user, or no such tenant."),
+    )
     async def revoke_grant(
         self, data: JSONBody[GrantIn], session: NamedDependency[AsyncSession]
     ) -> dict[str, bool]:
@@ -202,34 +232,54 @@ class AdminApprovalsController(Controller):
 
     @get("/", opt={"permission": "approval:read"})
     async def index(
-        self, session: NamedDependency[AsyncSession], status: FromQuery[str | None] = None
+        self,
+        session: NamedDependency[AsyncSession],
+        status: FromQuery[StatusName | None] = None,
     ) -> list[ChangeRequestOut]:
-        if status is not None and status not in Status.ALL:
-            raise ApiError(422, f"status must be one of {', '.join(Status.ALL)}", field="status")
         return await request_outs(session, await requests(session, status=status))
 
-    @post("/{request_id:int}/approve", opt={"permission": "approval:decide"}, status_code=200)
+    @post(
+        "/{request_id:int}/approve",
+        opt={"permission": "approval:decide"},
+        status_code=200,
+        responses=_DECISION_REFUSALS,
+    )
     async def approve(
         self,
-        request_id: FromPath[int],
+        request_id: RowId,
         session: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
     ) -> ChangeRequestOut:
         return await _decide(session, request_id, principal.user_id, True)
 
-    @post("/{request_id:int}/reject", opt={"permission": "approval:decide"}, status_code=200)
+    @post(
+        "/{request_id:int}/reject",
+        opt={"permission": "approval:decide"},
+        status_code=200,
+        responses=_DECISION_REFUSALS,
+    )
     async def reject(
         self,
-        request_id: FromPath[int],
+        request_id: RowId,
         session: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
     ) -> ChangeRequestOut:
         return await _decide(session, request_id, principal.user_id, False)
 
-    @post("/{request_id:int}/withdraw", opt={"permission": "approval:read"}, status_code=200)
+    @post(
+        "/{request_id:int}/withdraw",
+        opt={"permission": "approval:read"},
+        status_code=200,
+        responses=refusals(
+            404,
+            409,
+            s404="No such request.",
+            s409="The request was decided already.",
+        ),
+    )
     async def withdraw(
         self,
-        request_id: FromPath[int],
+        request_id: RowId,
         session: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
     ) -> ChangeRequestOut:
@@ -275,10 +325,8 @@ class TenantAccessController(Controller):
         self,
         core: NamedDependency[CoreState],
         ctx: NamedDependency[TenantContext],
-        status: FromQuery[str | None] = None,
+        status: FromQuery[StatusName | None] = None,
     ) -> list[ChangeRequestOut]:
-        if status is not None and status not in Status.ALL:
-            raise ApiError(422, f"status must be one of {', '.join(Status.ALL)}", field="status")
         async with core.db.session() as platform:
             rows = await requests(platform, tenant_id=ctx.id, status=status)
             return await request_outs(platform, rows)
@@ -287,10 +335,11 @@ class TenantAccessController(Controller):
         "/approvals/{request_id:int}/approve",
         opt={"permission": "approval:decide"},
         status_code=200,
+        responses=_DECISION_REFUSALS,
     )
     async def approve(
         self,
-        request_id: FromPath[int],
+        request_id: RowId,
         core: NamedDependency[CoreState],
         ctx: NamedDependency[TenantContext],
         principal: NamedDependency[Principal],
@@ -302,10 +351,11 @@ class TenantAccessController(Controller):
         "/approvals/{request_id:int}/reject",
         opt={"permission": "approval:decide"},
         status_code=200,
+        responses=_DECISION_REFUSALS,
     )
     async def reject(
         self,
-        request_id: FromPath[int],
+        request_id: RowId,
         core: NamedDependency[CoreState],
         ctx: NamedDependency[TenantContext],
         principal: NamedDependency[Principal],

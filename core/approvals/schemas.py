@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from core.authz.roles import PLATFORM_ROLES, TENANT_ROLES
+from core.identity.service import EMAIL_RE
 from core.web.schemas import StrictBody
 
 __all__ = [
@@ -19,14 +21,32 @@ __all__ = [
 ]
 
 
+StatusName = Literal["pending", "approved", "rejected", "withdrawn"]
+# one staff address as the accounts keep it (core.identity.service.EMAIL_RE, which sees it
+# lower-cased: either case here)
+EMAIL_PATTERN = "^" + EMAIL_RE.pattern.replace("a-z0-9", "A-Za-z0-9") + "$"
+_EMAIL = Field(min_length=3, max_length=254, pattern=EMAIL_PATTERN)
+
+
 class UserIn(StrictBody):
-    email: str = Field(min_length=3, max_length=254)
+    email: str = _EMAIL
     display_name: str = Field(default="", max_length=200)
 
 
 class GrantIn(StrictBody):
-    email: str = Field(min_length=3, max_length=254)
-    role: str = Field(max_length=40)
+    """A platform role is held on the platform (no ``tenant``), a tenant role in one tenant
+    (422 naming the field otherwise)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"role": {"enum": list(PLATFORM_ROLES)}}},
+            "then": {"properties": {"tenant": {"type": "null"}}},
+            "else": {"required": ["tenant"], "properties": {"tenant": {"type": "string"}}},
+        }
+    )
+
+    email: str = _EMAIL
+    role: str = Field(max_length=40, json_schema_extra={"enum": [*PLATFORM_ROLES, *TENANT_ROLES]})
     tenant: str | None = Field(default=None, max_length=63, description="for tenant roles")
 
 

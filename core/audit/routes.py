@@ -26,6 +26,8 @@ from core.csv_cells import safe_row
 from core.identity.models import User
 from core.tenancy.context import TenantContext
 from core.web.errors import ApiError
+from core.web.inputs import INT_MAX, Offset
+from core.web.openapi import refusals
 from core.web.state import CoreState
 
 __all__ = ["AccessLogController"]
@@ -44,6 +46,11 @@ COLUMNS = (
     "request_id",
     "client_addr",
 )
+
+
+Action = Annotated[str | None, QueryParameter(max_length=64, description="an action prefix")]
+ActorId = Annotated[int | None, QueryParameter(ge=1, le=INT_MAX, description="a user's id")]
+ObjectId = Annotated[str | None, QueryParameter(max_length=128)]
 
 
 class AccessEvent(BaseModel):
@@ -127,34 +134,33 @@ class AccessLogController(Controller):
         self,
         core: NamedDependency[CoreState],
         session: NamedDependency[AsyncSession],
-        action: FromQuery[str | None] = None,
-        user: FromQuery[int | None] = None,
+        action: Action = None,
+        user: ActorId = None,
         since: FromQuery[datetime | None] = None,
         until: FromQuery[datetime | None] = None,
-        object_id: FromQuery[str | None] = None,
-        limit: FromQuery[int] = 100,
-        offset: FromQuery[int] = 0,
+        object_id: ObjectId = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
+        offset: Offset = 0,
     ) -> list[AccessEvent]:
         """The tenant's events, newest first; filter by action prefix (``pii.``), user, time
-        and record."""
-        if not 1 <= limit <= 1000 or offset < 0:
-            raise ApiError(400, "limit must be 1-1000 and offset 0 or more", field="limit")
+        (RFC 3339, with a zone) and record."""
         statement = _query(action, user, since, until, object_id).offset(offset).limit(limit)
         found = await _events(core, session, statement)
         await record(session, "audit.read", object_type="audit", fields=[f"rows:{len(found)}"])
         return found
 
-    @get("/events.csv", opt={"permission": "audit:read"})
+    @get("/events.csv", opt={"permission": "audit:read"}, media_type="text/csv")
     async def events_csv(
         self,
         core: NamedDependency[CoreState],
         session: NamedDependency[AsyncSession],
-        action: FromQuery[str | None] = None,
-        user: FromQuery[int | None] = None,
+        action: Action = None,
+        user: ActorId = None,
         since: FromQuery[datetime | None] = None,
         until: FromQuery[datetime | None] = None,
-        object_id: FromQuery[str | None] = None,
+        object_id: ObjectId = None,
     ) -> Response[str]:
+        """The same events as CSV (cells that a spreadsheet would run are neutralised)."""
         found = await _events(
             core, session, _query(action, user, since, until, object_id).limit(100_000)
         )
@@ -183,18 +189,22 @@ class AccessLogController(Controller):
         await record(session, "audit.export", object_type="audit", fields=[f"rows:{len(found)}"])
         return Response(
             out.getvalue(),
-            media_type="text/csv; charset=utf-8",
+            media_type="text/csv",  # Litestar adds the charset (utf-8)
             headers={"Content-Disposition": 'attachment; filename="access-log.csv"'},
         )
 
-    @get("/checkpoints", opt={"permission": "audit:read"})
+    @get(
+        "/checkpoints",
+        opt={"permission": "audit:read"},
+        responses=refusals(503, s503="The audit signing key is not available."),
+    )
     async def checkpoints(
         self,
         core: NamedDependency[CoreState],
         session: NamedDependency[AsyncSession],
         ctx: NamedDependency[TenantContext],
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
-        offset: Annotated[int, QueryParameter(ge=0, le=1_000_000_000)] = 0,
+        offset: Offset = 0,
     ) -> Response[CheckpointDocument]:
         """The signed checkpoints of the tenant's audit chain, newest first, with the public key
         that checks them (nothing else is needed). Keep the downloads: a later rewrite of the

@@ -22,6 +22,7 @@ from core.identity.sessions import (
 )
 from core.tenancy.models import Tenant
 from core.web.errors import ApiError
+from core.web.openapi import refusals
 from core.web.schemas import StrictBody
 from core.web.state import CoreState
 
@@ -40,7 +41,12 @@ class AuthController(Controller):
     path = "/api/v1/auth"
     tags = ("auth",)
 
-    @post("/login", opt={"public": True, "per_client_per_minute": 30}, status_code=200)
+    @post(
+        "/login",
+        opt={"public": True, "per_client_per_minute": 30},
+        status_code=200,
+        responses=refusals(401, s401="The e-mail address, password or code is wrong."),
+    )
     async def login(
         self,
         request: Request[Any, Any, Any],

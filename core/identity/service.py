@@ -30,6 +30,7 @@ __all__ = [
     "EMAIL_RE",
     "IdentityError",
     "Principal",
+    "UserExists",
     "accept_invitation",
     "authenticate_token",
     "create_token",
@@ -55,6 +56,10 @@ TOKEN_PREFIX = "mdg_"  # noqa: S105 (a marker that makes leaked tokens greppable
 
 class IdentityError(ValueError):
     """A user, role or tenant named in an identity operation does not fit."""
+
+
+class UserExists(IdentityError):
+    """An account with this e-mail address exists already."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +116,7 @@ async def create_user(
         raise IdentityError("not an e-mail address")
     existing = (await session.exec(select(User).where(User.email == email))).first()
     if existing is not None:
-        raise IdentityError(f"user {email} exists already")
+        raise UserExists(f"user {email} exists already")
     user = User(email=email, display_name=display_name.strip()[:200], created_by=created_by)
     session.add(user)
     await session.flush()

@@ -12,7 +12,7 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 from pydantic import BaseModel, Field
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -27,6 +27,8 @@ from core.identity.service import (
 )
 from core.tenancy.models import Tenant
 from core.web.errors import ApiError
+from core.web.inputs import RowId
+from core.web.openapi import refusals
 from core.web.schemas import StrictBody
 
 __all__ = ["AdminTokensController", "OwnTokensController", "TokenOut", "token_outs"]
@@ -123,10 +125,15 @@ class OwnTokensController(Controller):
             headers={"Cache-Control": "no-store"},
         )
 
-    @post("/{token_id:int}/revoke", opt={"authenticated": True}, status_code=200)
+    @post(
+        "/{token_id:int}/revoke",
+        opt={"authenticated": True},
+        status_code=200,
+        responses=refusals(404, s404="No such live token of yours."),
+    )
     async def revoke(
         self,
-        token_id: FromPath[int],
+        token_id: RowId,
         session: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
     ) -> dict[str, bool]:
@@ -144,9 +151,14 @@ class AdminTokensController(Controller):
         rows = (await session.exec(select(ApiToken).order_by(col(ApiToken.id).desc()))).all()
         return await token_outs(session, list(rows))
 
-    @post("/{token_id:int}/revoke", opt={"permission": "token:manage"}, status_code=200)
+    @post(
+        "/{token_id:int}/revoke",
+        opt={"permission": "token:manage"},
+        status_code=200,
+        responses=refusals(404, s404="No such live token."),
+    )
     async def revoke(
-        self, token_id: FromPath[int], session: NamedDependency[AsyncSession]
+        self, token_id: RowId, session: NamedDependency[AsyncSession]
     ) -> dict[str, bool]:
         if not await revoke_token(session, token_id):
             raise ApiError(404, "No such live token.")

@@ -9,7 +9,15 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["KINDS", "mask", "normalise", "one_line", "single_address"]
+__all__ = [
+    "ADDRESS_PATTERN",
+    "KINDS",
+    "ONE_LINE_PATTERN",
+    "mask",
+    "normalise",
+    "one_line",
+    "single_address",
+]
 
 KINDS = ("name", "phone", "email", "address", "birth_date", "free_text")
 _DASHES = re.compile(r"[\s\-‐‑‒–—―ー－()（）]")
@@ -30,6 +38,8 @@ def normalise(kind: str, value: str) -> str:
 # line breaks of every kind (CR/LF break mail headers and log lines) and other control
 # characters; a tab is as unwelcome in a name as a newline
 _BREAKS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+# the same rule as a JSON Schema pattern, for the API's document
+ONE_LINE_PATTERN = rf"^[^{_BREAKS.pattern[1:-1]}]*$"
 # One address: a local part of anything but spaces, brackets, quotes, separators and "@"
 # (dots anywhere: Japanese carriers issued addresses such as taro..x.@docomo.ne.jp, which a
 # strict RFC 5322 check refuses though mail to them is delivered), "@", and a domain of two or
@@ -38,6 +48,14 @@ _LABEL = r"[^\W_](?:(?:[^\W_]|-){0,61}[^\W_])?"  # letters and digits, inner hyp
 _ADDRESS = re.compile(
     r"[^\s@<>()\[\],;:\"\\]{1,64}"
     rf"@(?=.{{1,253}}$)(?:{_LABEL}\.)+(?=[^\W\d_]){_LABEL}"  # a top-level label not all digits
+)
+
+
+# The canonical form of an address, for the API's document: ASCII, which folding leaves as it
+# is; every address of this form is accepted (full-width input, folded, is accepted too).
+ADDRESS_PATTERN = (
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"
 )
 
 

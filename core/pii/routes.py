@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -16,11 +16,16 @@ from core.pii.schemas import CustomerIn, CustomerOut, CustomerSearch, MergeReque
 from core.security.guard import LimitExceeded
 from core.tenancy.context import TenantContext
 from core.web.errors import ApiError
+from core.web.inputs import Offset
+from core.web.openapi import refusals
 from core.web.state import CoreState
 
 __all__ = ["CustomerController"]
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+# every view of a customer counts toward the hourly read limit
+_VIEWS = refusals(429, s429="The hourly read limit is reached.")
+_ONE = refusals(404, 429, s404="No such customer.", s429="The hourly read limit is reached.")
 
 
 def _accessor(core: CoreState, session: AsyncSession, ctx: TenantContext) -> PersonalData:
@@ -40,7 +45,7 @@ class CustomerController(Controller):
     path = "/api/v1/t/{tenant:str}/customers"
     tags = ("customers",)
 
-    @post("/", opt={"permission": "customer:create"})
+    @post("/", opt={"permission": "customer:create"}, responses=_VIEWS)
     async def create(
         self,
         data: JSONBody[CustomerIn],
@@ -53,17 +58,15 @@ class CustomerController(Controller):
         [shown] = await _view(pd, [customer])
         return Response(shown, status_code=201, headers=NO_STORE)
 
-    @get("/", opt={"permission": "customer:read"})
+    @get("/", opt={"permission": "customer:read"}, responses=_VIEWS)
     async def index(
         self,
         core: NamedDependency[CoreState],
         session: NamedDependency[AsyncSession],
         ctx: NamedDependency[TenantContext],
-        limit: FromQuery[int] = 50,
-        offset: FromQuery[int] = 0,
+        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+        offset: Offset = 0,
     ) -> Response[list[CustomerOut]]:
-        if not 1 <= limit <= 200 or offset < 0:
-            raise ApiError(400, "limit must be 1-200 and offset 0 or more", field="limit")
         customers = list(
             (
                 await session.exec(
@@ -77,7 +80,7 @@ class CustomerController(Controller):
         )
         return Response(await _view(_accessor(core, session, ctx), customers), headers=NO_STORE)
 
-    @post("/search", opt={"permission": "customer:read"}, status_code=200)
+    @post("/search", opt={"permission": "customer:read"}, status_code=200, responses=_VIEWS)
     async def search(
         self,
         data: JSONBody[CustomerSearch],
@@ -91,7 +94,7 @@ class CustomerController(Controller):
         found = await pd.find(phone=data.phone, email=data.email)
         return Response(await _view(pd, found), headers=NO_STORE)
 
-    @get("/duplicates", opt={"permission": "customer:read"})
+    @get("/duplicates", opt={"permission": "customer:read"}, responses=_VIEWS)
     async def duplicates(
         self,
         core: NamedDependency[CoreState],
@@ -103,7 +106,19 @@ class CustomerController(Controller):
         groups = await pd.duplicates()
         return Response([await _view(pd, group) for group in groups], headers=NO_STORE)
 
-    @post("/{uid:str}/merge", opt={"permission": "customer:merge"}, status_code=200)
+    @post(
+        "/{uid:str}/merge",
+        opt={"permission": "customer:merge"},
+        status_code=200,
+        responses=refusals(
+            404,
+            409,
+            429,
+            s404="No such customer (this one or ``into``).",
+            s409="The two records cannot be merged.",
+            s429="The hourly read limit is reached.",
+        ),
+    )
     async def merge(
         self,
         uid: FromPath[str],
@@ -125,7 +140,7 @@ class CustomerController(Controller):
         [shown] = await _view(pd, [target])
         return Response(shown, headers=NO_STORE)
 
-    @get("/{uid:str}", opt={"permission": "customer:read"})
+    @get("/{uid:str}", opt={"permission": "customer:read"}, responses=_ONE)
     async def show(
         self,
         uid: FromPath[str],
@@ -140,7 +155,14 @@ class CustomerController(Controller):
         [shown] = await _view(pd, [customer])
         return Response(shown, headers=NO_STORE)
 
-    @post("/{uid:str}/reveal", opt={"permission": "pii:reveal"}, status_code=200)
+    @post(
+        "/{uid:str}/reveal",
+        opt={"permission": "pii:reveal"},
+        status_code=200,
+        responses=refusals(
+            404, 429, s404="No such customer.", s429="The hourly reveal limit is reached."
+        ),
+    )
     async def reveal(
         self,
         uid: FromPath[str],

@@ -7,16 +7,32 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from core.audit.purposes import NOTE_MAX_LENGTH, REVEAL_PURPOSES
-from core.pii.fields import one_line, single_address
+from core.audit.purposes import NOTE_MAX_LENGTH, OTHER, REVEAL_PURPOSES
+from core.pii.fields import ADDRESS_PATTERN, ONE_LINE_PATTERN, single_address
 from core.web.schemas import StrictBody
 
 __all__ = ["CustomerIn", "CustomerOut", "CustomerSearch", "MergeRequest", "RevealRequest"]
 
-OneLine = Annotated[str, AfterValidator(one_line)]
-Address = Annotated[str, AfterValidator(single_address)]
+OneLine = Annotated[str, Field(pattern=ONE_LINE_PATTERN)]
+Address = Annotated[
+    str,
+    AfterValidator(single_address),
+    Field(
+        json_schema_extra={"pattern": ADDRESS_PATTERN},
+        description="one address (full-width input is folded)",
+    ),
+]
+# a choice from a list is checked by the accessor (422 naming the field), and documented here
+PersonalField = Annotated[
+    str,
+    Field(
+        json_schema_extra={
+            "enum": ["name", "name_kana", "phone", "email", "address", "birth_date", "note"]
+        }
+    ),
+]
 
 
 class CustomerIn(StrictBody):
@@ -41,16 +57,40 @@ class CustomerOut(BaseModel):
 
 
 class CustomerSearch(StrictBody):
-    """Lookups go in the body: a phone number or e-mail never belongs in a URL."""
+    """Lookups go in the body: a phone number or e-mail never belongs in a URL. One of the
+    two is needed."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {
+                    "required": ["phone"],
+                    "properties": {"phone": {"type": "string", "minLength": 1}},
+                },
+                {"required": ["email"], "properties": {"email": {"type": "string"}}},
+            ]
+        }
+    )
 
     phone: OneLine | None = Field(default=None, max_length=40)
     email: Address | None = Field(default=None, max_length=254)
 
 
 class RevealRequest(StrictBody):
-    fields: list[str] = Field(min_length=1, max_length=7)
+    """The purpose ``other`` says nothing without a note (422 naming ``note``)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"purpose": {"const": OTHER.code}}},
+            "then": {
+                "required": ["note"],
+                "properties": {"note": {"type": "string", "pattern": "\\S"}},
+            },
+        }
+    )
+
+    fields: list[PersonalField] = Field(min_length=1, max_length=7)
     purpose: str = Field(
-        min_length=1,
         max_length=32,
         description="why: one of the codes of the reveal purposes",
         json_schema_extra={"enum": list(REVEAL_PURPOSES.codes)},

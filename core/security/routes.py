@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody
-from pydantic import BaseModel, Field
+from litestar.params import JSONBody, QueryParameter
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.audit.purposes import NOTE_MAX_LENGTH, describe
+from core.audit.purposes import EXPORT_PURPOSES, NOTE_MAX_LENGTH, OTHER, describe
 from core.crypto.keyfiles import load_or_create_key
 from core.identity.service import Principal
 from core.pii.access import PersonalData
@@ -20,6 +21,8 @@ from core.security.models import ExportRequest, SecurityAlert
 from core.tenancy.context import TenantContext
 from core.tenancy.models import Tenant
 from core.web.errors import ApiError
+from core.web.inputs import RowId
+from core.web.openapi import refusals
 from core.web.schemas import StrictBody
 from core.web.state import CoreState
 
@@ -29,8 +32,28 @@ REVIEW = "security-review"
 
 
 class ExportIn(StrictBody):
-    kind: str = Field(max_length=32, description="customers")
-    purpose: str = Field(max_length=32, description="a code of the export purposes")
+    """The purpose ``other`` says nothing without a note (422 naming ``note``)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"purpose": {"const": OTHER.code}}},
+            "then": {
+                "required": ["note"],
+                "properties": {"note": {"type": "string", "pattern": "\\S"}},
+            },
+        }
+    )
+
+    kind: str = Field(
+        max_length=32,
+        description="what to export",
+        json_schema_extra={"enum": list(exports.EXPORT_KINDS)},
+    )
+    purpose: str = Field(
+        max_length=32,
+        description="a code of the export purposes",
+        json_schema_extra={"enum": list(EXPORT_PURPOSES.codes)},
+    )
     note: str | None = Field(
         default=None, max_length=NOTE_MAX_LENGTH, description="optional; sealed, never shown"
     )
@@ -72,6 +95,11 @@ def _fail(exc: exports.ExportError) -> ApiError:
     return ApiError(exc.status, str(exc), field=exc.field)
 
 
+_DECISION_REFUSALS = refusals(
+    404, 409, s404="No such export request.", s409="The request was decided already."
+)
+
+
 class ExportController(Controller):
     path = "/api/v1/t/{tenant:str}/exports"
     tags = ("exports",)
@@ -98,28 +126,48 @@ class ExportController(Controller):
         ).all()
         return [_out(r) for r in rows]
 
-    @post("/{export_id:int}/approve", opt={"permission": "export:approve"}, status_code=200)
-    async def approve(
-        self, export_id: FromPath[int], session: NamedDependency[AsyncSession]
-    ) -> ExportOut:
+    @post(
+        "/{export_id:int}/approve",
+        opt={"permission": "export:approve"},
+        status_code=200,
+        responses=_DECISION_REFUSALS,
+    )
+    async def approve(self, export_id: RowId, session: NamedDependency[AsyncSession]) -> ExportOut:
+        """Approve another person's request (the four-eyes rule: 403 for your own, or one by
+        someone you made or granted a role to lately)."""
         try:
             return _out(await exports.approve(session, export_id, True))
         except exports.ExportError as exc:
             raise _fail(exc) from exc
 
-    @post("/{export_id:int}/reject", opt={"permission": "export:approve"}, status_code=200)
-    async def reject(
-        self, export_id: FromPath[int], session: NamedDependency[AsyncSession]
-    ) -> ExportOut:
+    @post(
+        "/{export_id:int}/reject",
+        opt={"permission": "export:approve"},
+        status_code=200,
+        responses=_DECISION_REFUSALS,
+    )
+    async def reject(self, export_id: RowId, session: NamedDependency[AsyncSession]) -> ExportOut:
         try:
             return _out(await exports.approve(session, export_id, False))
         except exports.ExportError as exc:
             raise _fail(exc) from exc
 
-    @get("/{export_id:int}/download", opt={"permission": "export:download"})
+    @get(
+        "/{export_id:int}/download",
+        opt={"permission": "export:download"},
+        media_type="text/csv",
+        responses=refusals(
+            404,
+            409,
+            410,
+            s404="No such export request.",
+            s409="The request is not approved.",
+            s410="The export was downloaded already, or its approval has expired.",
+        ),
+    )
     async def download(
         self,
-        export_id: FromPath[int],
+        export_id: RowId,
         core: NamedDependency[CoreState],
         session: NamedDependency[AsyncSession],
         ctx: NamedDependency[TenantContext],
@@ -135,7 +183,7 @@ class ExportController(Controller):
             raise _fail(exc) from exc
         return Response(
             body,
-            media_type="text/csv; charset=utf-8",
+            media_type="text/csv",  # Litestar adds the charset (utf-8)
             headers={
                 "Cache-Control": "no-store",
                 "Content-Disposition": f'attachment; filename="export-{ctx.slug}-{export_id}.csv"',
@@ -161,10 +209,10 @@ class SecurityAdminController(Controller):
 
     @get("/alerts", opt={"permission": "alert:read"})
     async def alerts(
-        self, core: NamedDependency[CoreState], limit: FromQuery[int] = 100
+        self,
+        core: NamedDependency[CoreState],
+        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
     ) -> list[AlertOut]:
-        if not 1 <= limit <= 1000:
-            raise ApiError(400, "limit must be 1-1000", field="limit")
         async with core.db.session(cross_tenant=REVIEW) as session:
             rows = (
                 await session.exec(

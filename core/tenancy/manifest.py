@@ -26,26 +26,33 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from core.plugins.api import SettingsError
 from core.plugins.host import PluginHost
 
 __all__ = [
     "LIMITS",
+    "LIMIT_MAX",
     "SECURITY_KEYS",
+    "SECURITY_RANGES",
     "TENANT_ROLES",
+    "TENANT_STATUSES",
     "ManifestError",
     "PluginChoice",
     "TenantSpec",
+    "TenantStatusName",
     "load_manifests",
     "parse_manifest",
 ]
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
-HOURS_RE = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d-(?:[01]\d|2[0-4]):[0-5]\d$")
+# ASCII digits only ([0-9], not \d, which takes every script's digits)
+HOURS_RE = re.compile(r"^(?:[01][0-9]|2[0-3]):[0-5][0-9]-(?:[01][0-9]|2[0-4]):[0-5][0-9]$")
 TENANT_ROLES = ("supervisor", "operator", "client_admin", "client_viewer")
+TenantStatusName = Literal["active", "suspended"]
+TENANT_STATUSES: tuple[str, ...] = get_args(TenantStatusName)
 _KEYS = {
     "slug",
     "display_name",
@@ -58,6 +65,7 @@ _KEYS = {
     "status",
     "security",
 }
+LIMIT_MAX = 1_000_000
 LIMITS = ("reveal_soft_limit", "reveal_hard_limit", "read_soft_limit", "read_hard_limit")
 # ``[security]``: the limits, and the export rules (the four-eyes window, how long an approved
 # export can be fetched)
@@ -70,7 +78,7 @@ LIMIT_DEFAULTS = {
     "sod_window_days": 30,
     "export_valid_hours": 24,
 }
-_RANGES = {"sod_window_days": (0, 365), "export_valid_hours": (1, 168)}
+SECURITY_RANGES = {"sod_window_days": (0, 365), "export_valid_hours": (1, 168)}
 
 
 class ManifestError(ValueError):
@@ -149,7 +157,7 @@ def parse_manifest(
     if hours and not HOURS_RE.fullmatch(hours):
         raise ManifestError(source, "working_hours", "like 09:00-18:00")
     status = _expect(source, "status", data.get("status", "active"), str)
-    if status not in ("active", "suspended"):
+    if status not in TENANT_STATUSES:
         raise ManifestError(source, "status", "active or suspended")
     plugins = _parse_plugins(source, data.get("plugins", {}), host)
     roles = _parse_roles(source, data.get("roles", {}), host)
@@ -218,7 +226,7 @@ def _parse_limits(source: str, raw: Any) -> dict[str, int]:
     for name in SECURITY_KEYS:
         if name in raw:
             value = _expect(source, f"security.{name}", raw[name], int)
-            low, high = _RANGES.get(name, (0, 1_000_000))
+            low, high = SECURITY_RANGES.get(name, (0, LIMIT_MAX))
             if not low <= value <= high:
                 raise ManifestError(source, f"security.{name}", f"between {low} and {high}")
             limits[name] = value

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from litestar import Controller, Response, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.tenancy.manifest import parse_manifest
-from core.tenancy.schemas import PluginState, TenantRead, TenantWriteResult
+from core.tenancy.schemas import (
+    PluginState,
+    TenantChanges,
+    TenantIn,
+    TenantRead,
+    TenantWriteResult,
+)
 from core.tenancy.service import (
     apply_specs,
     as_manifest,
@@ -20,15 +24,10 @@ from core.tenancy.service import (
     tenant_plugins,
 )
 from core.web.errors import ApiError
+from core.web.openapi import refusals
 from core.web.state import CoreState
 
 __all__ = ["TenantAdminController", "TenantPluginsController"]
-
-
-def _body(data: JSONBody[Any]) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise ApiError(400, "The body must be a JSON object.")
-    return data
 
 
 class TenantAdminController(Controller):
@@ -39,36 +38,44 @@ class TenantAdminController(Controller):
     async def index(self, session: NamedDependency[AsyncSession]) -> list[TenantRead]:
         return [await read_tenant(session, t) for t in await list_tenants(session)]
 
-    @post("/", opt={"permission": "tenant:create"})
+    @post(
+        "/",
+        opt={"permission": "tenant:create"},
+        responses=refusals(409, s409="A tenant with this slug exists already."),
+    )
     async def create(
         self,
-        data: JSONBody[Any],
+        data: JSONBody[TenantIn],
         core: NamedDependency[CoreState],
         session: NamedDependency[AsyncSession],
     ) -> Response[TenantWriteResult]:
-        spec = parse_manifest(_body(data), core.host)
+        """A tenant from its manifest; 422 names a field the manifest refuses (a plugin's
+        setting, a permission no plugin adds, a soft limit above the hard one...)."""
+        spec = parse_manifest(data.model_dump(exclude_unset=True), core.host)
         if await get_tenant(session, spec.slug) is not None:
             raise ApiError(409, f"Tenant {spec.slug} exists already; use PATCH.", field="slug")
         await session.close()
         changes = await apply_specs(core.db, core.host, [spec])
         return Response(await self._result(core, spec.slug, changes[0].changes), status_code=201)
 
-    @get("/{slug:str}", opt={"permission": "tenant:read"})
+    @get("/{slug:str}", opt={"permission": "tenant:read"}, responses=refusals(404))
     async def show(self, slug: FromPath[str], session: NamedDependency[AsyncSession]) -> TenantRead:
         tenant = await get_tenant(session, slug)
         if tenant is None:
             raise ApiError(404, "No such tenant.")
         return await read_tenant(session, tenant)
 
-    @patch("/{slug:str}", opt={"permission": "tenant:update"})
+    @patch("/{slug:str}", opt={"permission": "tenant:update"}, responses=refusals(404))
     async def update(
         self,
         slug: FromPath[str],
-        data: JSONBody[Any],
+        data: JSONBody[TenantChanges],
         core: NamedDependency[CoreState],
         session: NamedDependency[AsyncSession],
     ) -> TenantWriteResult:
-        patch_data = _body(data)
+        """Change the fields given; a change of the security settings waits for a second
+        person's approval (``changes`` says so)."""
+        patch_data = data.model_dump(exclude_unset=True)
         tenant = await get_tenant(session, slug)
         if tenant is None:
             raise ApiError(404, "No such tenant.")

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 from urllib.parse import quote
@@ -39,6 +40,7 @@ _CODES = {
 
 
 _UNKNOWN_FIELD = "Extra inputs are not permitted"  # pydantic's message for extra="forbid"
+_PATTERN_MISMATCH = re.compile(r"String should match pattern '(.*)'", re.DOTALL)
 
 
 class ApiError(HTTPException):
@@ -88,11 +90,15 @@ def _body(
 
 
 def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    response = _answer(request, exc)
+    for name, value in (exc.headers or {}).items():  # Retry-After; Allow with a 405
+        response.headers[name] = value
+    return response
+
+
+def _answer(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     if isinstance(exc, ApiError):
-        response = _page_or_body(request, exc.status_code, exc.code, exc.detail, exc.field)
-        for name, value in (exc.headers or {}).items():  # Retry-After, for one
-            response.headers[name] = value
-        return response
+        return _page_or_body(request, exc.status_code, exc.code, exc.detail, exc.field)
     field = None
     if isinstance(exc, ValidationException) and isinstance(exc.extra, list) and exc.extra:
         errors = [e for e in exc.extra if isinstance(e, dict)]
@@ -102,8 +108,13 @@ def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
             return _page_or_body(request, 422, "unknown_field", f"Unknown field {field}.", field)
         first = errors[0] if errors else {}
         field = first.get("key")
-        message = first.get("message", exc.detail)
-        return _page_or_body(request, 400, "bad_request", str(message), field)
+        message = str(first.get("message", exc.detail))
+        if pattern := _PATTERN_MISMATCH.fullmatch(message):  # say what it is, not only the regex
+            message = (
+                f"{field or 'The value'} is not in the form this field takes: a character it "
+                f"refuses (a line break, for one) or the wrong shape (pattern {pattern[1]})."
+            )
+        return _page_or_body(request, 400, "bad_request", message, field)
     return _page_or_body(request, exc.status_code, _CODES.get(exc.status_code, "error"), exc.detail)
 
 

@@ -12,23 +12,33 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, get_args
+from datetime import UTC, datetime
+from typing import Annotated, Any, get_args
 
-import msgspec
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.enums import ParamType
 from litestar.handlers.base import BaseRouteHandler
-from litestar.params import ParameterKwarg
+from litestar.params import ParameterKwarg, PathParameter, QueryParameter
 from litestar.typing import FieldDefinition
 
 from core.web.errors import ApiError
 
-__all__ = ["MAX_JSON_DEPTH", "json_depth_exceeds", "refuse_unbounded_input"]
+__all__ = [
+    "INT_MAX",
+    "MAX_JSON_DEPTH",
+    "Offset",
+    "RowId",
+    "json_depth_exceeds",
+    "refuse_unbounded_input",
+]
 
 # the INTEGER columns' range on PostgreSQL (ids, counts): the narrowest a parameter meets
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+# a row's id in a path, and how many rows to skip in a list: declared with their range, so the
+# document states it and validation refuses what lies outside (400 naming the parameter)
+RowId = Annotated[int, PathParameter(ge=1, le=INT_MAX)]
+Offset = Annotated[int, QueryParameter(ge=0, le=INT_MAX)]
 MAX_JSON_DEPTH = 32  # a manifest, the deepest body the API takes, nests 5 levels
 _NOT_BRACKETS = bytes(c for c in range(256) if c not in b"[]{}")
 _STRINGS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')  # a JSON string may hold brackets
@@ -96,12 +106,19 @@ def _refuse_value(check: _Checked, value: Any) -> None:
             raise ApiError(400, f"{check.name} is out of range.", field=check.name)
         return
     when = value if isinstance(value, datetime) else _datetime_or_none(value)
-    if when is not None and when.tzinfo is None:
+    # RFC 3339, as the document says (format date-time): a number is not a time, and a time
+    # without a zone means a different instant on every server
+    if when is None or when.tzinfo is None:
         raise ApiError(
             400,
-            f"{check.name} needs a time zone (such as 2026-12-03T09:00:00+09:00).",
+            f"{check.name} needs a date, a time and a time zone (such as "
+            "2026-12-03T09:00:00+09:00).",
             field=check.name,
         )
+    try:
+        when.astimezone(UTC)
+    except OverflowError:  # year 1 with a zone east of UTC: before the first instant there is
+        raise ApiError(400, f"{check.name} is out of range.", field=check.name) from None
 
 
 def _int_or_none(text: str) -> int | None:
@@ -113,8 +130,8 @@ def _int_or_none(text: str) -> int | None:
 
 def _datetime_or_none(text: str) -> datetime | None:
     try:
-        return msgspec.convert(text, datetime, strict=False)
-    except msgspec.ValidationError:
+        return datetime.fromisoformat(text)
+    except ValueError:
         return None
 
 

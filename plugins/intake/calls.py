@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from core import PersonalData, TenantContext, audit, utcnow
 from plugins.intake.models import CallRecord, Inquiry, InquiryStatus
 from plugins.intake.normalize import InputError, normalise_email, normalise_phone
-from plugins.intake.schemas import StrictBody
+from plugins.intake.schemas import Email, Phone, StrictBody
 from plugins.intake.services import NewInquiry, add_inbound, create_inquiry
 
 __all__ = ["CSV_COLUMNS", "CallIn", "LoggedCall", "log_call", "parse_csv"]
@@ -40,13 +40,17 @@ OUTCOMES = ("answered", "abandoned", "voicemail", "callback", "transferred")
 
 
 class CallIn(StrictBody):
+    """Times carry a zone; ``ended_at`` is not before ``started_at`` (422 otherwise)."""
+
     call_id: str = Field(min_length=1, max_length=100)
-    caller_number: str | None = Field(default=None, max_length=40)
+    caller_number: Phone | None = Field(default=None, max_length=40)
     queue: str = Field(default="", max_length=100)
     started_at: datetime
     ended_at: datetime | None = None
-    outcome: str = Field(default="answered", max_length=32)
-    operator: str = Field(default="", max_length=254)
+    outcome: str = Field(
+        default="answered", max_length=32, json_schema_extra={"enum": list(OUTCOMES)}
+    )
+    operator: Email = Field(default="", max_length=254, description="the staff's address")
     memo: str | None = Field(default=None, max_length=4000)
 
 

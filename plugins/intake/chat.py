@@ -11,11 +11,11 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody
+from litestar.params import HeaderParameter, JSONBody
 from pydantic import Field
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -25,11 +25,12 @@ from core import (
     PersonalData,
     TenantContext,
     after_commit,
+    refusals,
     utcnow,
 )
 from plugins.intake.models import ChatSession, Inquiry, InquiryMessage
 from plugins.intake.normalize import InputError, one_line
-from plugins.intake.schemas import StrictBody
+from plugins.intake.schemas import OneLine, StrictBody
 from plugins.intake.services import NewInquiry, add_inbound, create_inquiry
 from plugins.intake.web import notify_updated, relay_of
 
@@ -42,19 +43,25 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+ChatToken = Annotated[
+    str | None,
+    HeaderParameter(
+        name="X-Chat-Token", max_length=100, description="the token the conversation began with"
+    ),
+]
+_BY_TOKEN = refusals(401, s401="Unknown or expired chat token.")
+
+
 class ChatStart(StrictBody):
     body: str = Field(min_length=1, max_length=4000)
-    name: str | None = Field(default=None, max_length=100)
+    name: OneLine | None = Field(default=None, max_length=100)
 
 
 class ChatPost(StrictBody):
     body: str = Field(min_length=1, max_length=4000)
 
 
-async def _chat(
-    session: AsyncSession, request: Request[Any, Any, Any]
-) -> tuple[ChatSession, Inquiry]:
-    token = request.headers.get("x-chat-token", "")
+async def _chat(session: AsyncSession, token: str | None) -> tuple[ChatSession, Inquiry]:
     row = (
         (
             await session.exec(select(ChatSession).where(ChatSession.token_hash == _hash(token)))
@@ -120,30 +127,32 @@ class ChatController(Controller):
             headers={"Cache-Control": "no-store"},
         )
 
-    @post("/messages", opt={"public": True, "per_client_per_minute": 60})
+    @post("/messages", opt={"public": True, "per_client_per_minute": 60}, responses=_BY_TOKEN)
     async def post_message(
         self,
         request: Request[Any, Any, Any],
         data: JSONBody[ChatPost],
         session: NamedDependency[AsyncSession],
         ctx: NamedDependency[TenantContext],
+        token: ChatToken = None,
     ) -> Response[dict[str, str]]:
-        _, inquiry = await _chat(session, request)
+        _, inquiry = await _chat(session, token)
         core = request.app.state.core
         pd = PersonalData(core.db, session, core.keyring, ctx)
         message = await add_inbound(session, pd, ctx, inquiry, "chat", data.body)
         notify_updated(request, inquiry, ["inbound"])
         return Response({"uid": message.uid}, status_code=201)
 
-    @get("/messages", opt={"public": True})
+    @get("/messages", opt={"public": True}, responses=_BY_TOKEN)
     async def read_messages(
         self,
         request: Request[Any, Any, Any],
         session: NamedDependency[AsyncSession],
         ctx: NamedDependency[TenantContext],
+        token: ChatToken = None,
     ) -> Response[list[dict[str, Any]]]:
         """The customer's conversation: their messages and the replies, never internal notes."""
-        _, inquiry = await _chat(session, request)
+        _, inquiry = await _chat(session, token)
         core = request.app.state.core
         pd = PersonalData(core.db, session, core.keyring, ctx)
         rows = (

@@ -7,6 +7,9 @@ import re
 import unicodedata
 
 __all__ = [
+    "EMAIL_PATTERN",
+    "ONE_LINE_PATTERN",
+    "PHONE_PATTERN",
     "InputError",
     "clean_text",
     "normalise_email",
@@ -22,6 +25,13 @@ _EMAIL = re.compile(
     r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+"
 )
 _LINE_BREAKS = re.compile(r"[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+
+# The same rules as JSON Schema patterns for the API's document, in the canonical form (ASCII,
+# which folding leaves as it is): each value of that form is accepted; full-width input and
+# other punctuation, folded, are accepted too. Empty means none.
+ONE_LINE_PATTERN = rf"^[^{_LINE_BREAKS.pattern[1:-1]}]*$"
+EMAIL_PATTERN = rf"^[ \t]*(?:{_EMAIL.pattern})?[ \t]*$"
+PHONE_PATTERN = r"^[ \t]*(?:(?:\+81|0)(?:[ -]?[0-9]){9,10})?[ \t]*$"
 
 
 class InputError(ValueError):

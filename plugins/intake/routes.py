@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import structlog
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
+from litestar.params import (
+    FromPath,
+    FromQuery,
+    HeaderParameter,
+    JSONBody,
+    PathParameter,
+    QueryParameter,
+)
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import (
+    INT_MAX,
     ApiError,
     Customer,
     PersonalData,
@@ -19,12 +30,14 @@ from core import (
     after_commit,
     audit,
     notify_committed,
+    refusals,
 )
 from plugins.intake import idempotency
-from plugins.intake.calls import CallIn, log_call, parse_csv
+from plugins.intake.calls import CSV_COLUMNS, CallIn, log_call, parse_csv
 from plugins.intake.models import Inquiry, InquiryMessage, Queue
 from plugins.intake.normalize import InputError, normalise_email, normalise_phone, one_line
 from plugins.intake.schemas import (
+    CategoriesUpdate,
     Delivery,
     InquiryCreate,
     InquiryDetail,
@@ -33,10 +46,12 @@ from plugins.intake.schemas import (
     MessageCreate,
     MessageRead,
     QueueConfig,
-    VocabularyUpdate,
+    StatusName,
+    TagsUpdate,
 )
 from plugins.intake.services import (
     KNOWN_CHANNELS,
+    QUEUE_SLUG,
     ROUTING,
     ChangeError,
     NewInquiry,
@@ -100,23 +115,56 @@ def delivery_of(message: InquiryMessage) -> Delivery | None:
     return Delivery(state=message.delivery, reason=message.delivery_error)
 
 
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Idempotency-Key",
+        min_length=1,
+        max_length=idempotency.MAX_KEY,
+        description="optional: a repeat with the same key and body replays the first answer",
+    ),
+]
+# checked by save_queue (422 naming it), as the document states it
+QueueSlug = Annotated[
+    str, PathParameter(max_length=63, schema_extra={"pattern": QUEUE_SLUG.pattern})
+]
+
+
+_INQUIRY_REFUSALS = refusals(
+    404,
+    422,
+    s404="No such inquiry.",
+    s422="A value names what the tenant lacks: a category or tag of its vocabulary, a queue, "
+    "someone who works its queues (or a field the body does not declare).",
+)
+
+
 class InquiryController(Controller):
     path = "/api/v1/t/{tenant:str}/inquiries"
     tags = ("intake",)
 
-    @post("/", opt={"permission": "inquiry:create", "recheck_on_write": True})
+    @post(
+        "/",
+        opt={"permission": "inquiry:create", "recheck_on_write": True},
+        responses=refusals(
+            409,
+            422,
+            s409="A request with this Idempotency-Key is still being processed.",
+            s422="This Idempotency-Key was used with another body, or a category or tag is "
+            "not in the tenant's vocabulary (or a field the body does not declare).",
+        ),
+    )
     async def create(
         self,
-        request: Request[Any, Any, Any],
         data: JSONBody[InquiryCreate],
         ctx: NamedDependency[TenantContext],
+        request: Request[Any, Any, Any],
+        key: IdempotencyKey = None,
     ) -> Response[dict[str, Any]]:
-        """Register an inquiry. With ``Idempotency-Key`` a repeat replays the stored answer,
-        a repeat while the first is running gets 409, the same key with another body 422.
-        Committed together with the tenant's other inquiries of the moment (``writer``)."""
-        key = request.headers.get("idempotency-key")
-        if key is not None and not 1 <= len(key) <= idempotency.MAX_KEY:
-            raise _error(400, "Idempotency-Key must be 1-200 characters", "Idempotency-Key")
+        """Register an inquiry. With ``Idempotency-Key`` a repeat replays the stored answer
+        (with ``Idempotent-Replayed: true``), a repeat while the first is running gets 409,
+        the same key with another body 422. Committed together with the tenant's other
+        inquiries of the moment (``writer``)."""
         if data.channel not in KNOWN_CHANNELS:
             raise _error(422, f"channel must be one of {', '.join(KNOWN_CHANNELS)}", "channel")
         try:
@@ -161,14 +209,12 @@ class InquiryController(Controller):
         self,
         request: Request[Any, Any, Any],
         session: NamedDependency[AsyncSession],
-        status: FromQuery[str | None] = None,
-        queue: FromQuery[str | None] = None,
+        status: FromQuery[StatusName | None] = None,
+        queue: Annotated[str | None, QueryParameter(max_length=63)] = None,
         mine: FromQuery[bool] = False,
-        limit: FromQuery[int] = 50,
-        offset: FromQuery[int] = 0,
+        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+        offset: Annotated[int, QueryParameter(ge=0, le=INT_MAX)] = 0,
     ) -> list[InquiryRead]:
-        if not 1 <= limit <= 200:
-            raise _error(400, "limit must be 1-200", "limit")
         queues = await _queues(session)
         statement = select(Inquiry)
         if status:
@@ -187,7 +233,13 @@ class InquiryController(Controller):
         ).all()
         return [await _read(session, r, queues) for r in rows]
 
-    @get("/{uid:str}", opt={"permission": "inquiry:read"})
+    @get(
+        "/{uid:str}",
+        opt={"permission": "inquiry:read"},
+        responses=refusals(
+            404, 429, s404="No such inquiry.", s429="The hourly read limit is reached."
+        ),
+    )
     async def show(
         self,
         request: Request[Any, Any, Any],
@@ -236,7 +288,7 @@ class InquiryController(Controller):
         )
         return Response(detail, headers={"Cache-Control": "no-store"})
 
-    @patch("/{uid:str}", opt={"permission": "inquiry:reply"})
+    @patch("/{uid:str}", opt={"permission": "inquiry:reply"}, responses=_INQUIRY_REFUSALS)
     async def update(
         self,
         request: Request[Any, Any, Any],
@@ -264,7 +316,7 @@ class InquiryController(Controller):
             notify_updated(request, inquiry, changes)
         return await _read(session, inquiry)
 
-    @post("/{uid:str}/messages", opt={"permission": "inquiry:reply"})
+    @post("/{uid:str}/messages", opt={"permission": "inquiry:reply"}, responses=_INQUIRY_REFUSALS)
     async def add_message(
         self,
         request: Request[Any, Any, Any],
@@ -295,23 +347,27 @@ class InquiryController(Controller):
             headers={"Cache-Control": "no-store"},
         )
 
-    @post("/take-next", opt={"permission": "inquiry:reply"})
+    @post(
+        "/take-next",
+        opt={"permission": "inquiry:reply"},
+        status_code=200,
+        responses={204: ResponseSpec(None, description="Nothing is waiting.")},
+    )
     async def take(
         self,
         request: Request[Any, Any, Any],
         session: NamedDependency[AsyncSession],
-        queue: FromQuery[str | None] = None,
-    ) -> Response[Any]:
-        """The most urgent unassigned inquiry of the queues (or one queue), now yours."""
+        queue: Annotated[str | None, QueryParameter(max_length=63)] = None,
+    ) -> Response[InquiryRead | None]:
+        """The most urgent unassigned inquiry of the queues (or one queue), now yours; 204
+        when none is waiting."""
         queues = await _queues(session)
         ids = [i for i, slug in queues.items() if queue in (None, slug)]
         taken = await take_next(session, request.state.principal.user_id, ids)
         if taken is None:
             return Response(None, status_code=204)
         notify_updated(request, taken, ["assignee", "status"])
-        return Response(
-            (await _read(session, taken, queues)).model_dump(mode="json"), status_code=200
-        )
+        return Response(await _read(session, taken, queues))
 
 
 class IntakeChannelsController(Controller):
@@ -329,10 +385,17 @@ class IntakeChannelsController(Controller):
         operator."""
         return await queue_stats(session)
 
-    @put("/queues/{slug:str}", opt={"permission": "queue:configure"})
+    @put(
+        "/queues/{slug:str}",
+        opt={"permission": "queue:configure"},
+        responses={
+            201: ResponseSpec(dict[str, Any], description="The queue was created."),
+            **refusals(422, s422="A category is not in the tenant's vocabulary."),
+        },
+    )
     async def configure_queue(
         self,
-        slug: FromPath[str],
+        slug: QueueSlug,
         data: JSONBody[QueueConfig],
         session: NamedDependency[AsyncSession],
         ctx: NamedDependency[TenantContext],
@@ -345,10 +408,15 @@ class IntakeChannelsController(Controller):
         body = {"queue": queue.slug, **{f: getattr(queue, f) for f in ROUTING}}
         return Response(body, status_code=201 if created else 200)
 
-    @delete("/queues/{slug:str}", opt={"permission": "queue:configure"}, status_code=204)
-    async def remove_queue(
-        self, slug: FromPath[str], session: NamedDependency[AsyncSession]
-    ) -> None:
+    @delete(
+        "/queues/{slug:str}",
+        opt={"permission": "queue:configure"},
+        status_code=204,
+        responses=refusals(
+            404, 409, s404="No such queue.", s409="The queue holds inquiries: change its routing."
+        ),
+    )
+    async def remove_queue(self, slug: QueueSlug, session: NamedDependency[AsyncSession]) -> None:
         """Remove a queue that never held an inquiry (409 for one that did)."""
         try:
             await delete_queue(session, slug)
@@ -363,31 +431,66 @@ class IntakeChannelsController(Controller):
         terms = await read_vocabulary(session)
         return {"categories": list(terms.categories), "tags": list(terms.tags)}
 
-    @put("/vocabulary/{kind:str}", opt={"permission": "vocabulary:configure"})
-    async def configure_vocabulary(
+    @put(
+        "/vocabulary/categories",
+        opt={"permission": "vocabulary:configure"},
+        responses=refusals(422, s422="A category a queue routes by or the web form offers."),
+    )
+    async def configure_categories(
         self,
-        kind: FromPath[str],
-        data: JSONBody[VocabularyUpdate],
+        data: JSONBody[CategoriesUpdate],
         session: NamedDependency[AsyncSession],
         ctx: NamedDependency[TenantContext],
         plugin_settings: NamedDependency[dict[str, Any]],
     ) -> dict[str, Any]:
-        """Set every term of ``categories`` or ``tags`` (audited); a category a queue routes
-        by or the web form offers cannot be removed (422 naming it)."""
-        if kind not in VOCABULARY_KINDS:
-            raise _error(404, "No such vocabulary: categories or tags.", "kind")
-        try:
-            added, removed = await save_vocabulary(
-                session, ctx, VOCABULARY_KINDS[kind], data.labels, plugin_settings
-            )
-        except VocabularyError as exc:
-            raise _error(422, exc.message, exc.field) from exc
-        terms = await read_vocabulary(session)
-        labels = terms.categories if kind == "categories" else terms.tags
-        return {"labels": list(labels), "added": added, "removed": removed}
+        """Set every category (audited); one a queue routes by or the web form offers cannot
+        be removed (422 naming it)."""
+        return await _save_terms(session, ctx, "category", data.labels, plugin_settings)
+
+    @put(
+        "/vocabulary/tags",
+        opt={"permission": "vocabulary:configure"},
+        responses=refusals(422),
+    )
+    async def configure_tags(
+        self,
+        data: JSONBody[TagsUpdate],
+        session: NamedDependency[AsyncSession],
+        ctx: NamedDependency[TenantContext],
+        plugin_settings: NamedDependency[dict[str, Any]],
+    ) -> dict[str, Any]:
+        """Set every tag (audited)."""
+        return await _save_terms(session, ctx, "tag", data.labels, plugin_settings)
 
 
-VOCABULARY_KINDS = {"categories": "category", "tags": "tag"}
+async def _save_terms(
+    session: AsyncSession,
+    ctx: TenantContext,
+    kind: str,
+    labels: list[str],
+    plugin_settings: dict[str, Any],
+) -> dict[str, Any]:
+    try:
+        added, removed = await save_vocabulary(session, ctx, kind, labels, plugin_settings)
+    except VocabularyError as exc:
+        raise _error(422, exc.message, exc.field) from exc
+    terms = await read_vocabulary(session)
+    held = terms.categories if kind == "category" else terms.tags
+    return {"labels": list(held), "added": added, "removed": removed}
+
+
+@dataclass
+class CsvUpload(Operation):
+    """An operation whose body is a CSV file (read raw by the handler, so Litestar does not
+    document it)."""
+
+    def __post_init__(self) -> None:
+        header = ", ".join(CSV_COLUMNS)
+        self.request_body = RequestBody(
+            required=True,
+            description=f"CSV, UTF-8 or Shift_JIS, with a header row: {header}",
+            content={"text/csv": OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))},
+        )
 
 
 class CallController(Controller):
@@ -396,7 +499,18 @@ class CallController(Controller):
     path = "/api/v1/t/{tenant:str}/calls"
     tags = ("intake",)
 
-    @post("/", opt={"permission": "call:log"})
+    @post(
+        "/",
+        opt={"permission": "call:log"},
+        responses={
+            200: ResponseSpec(dict[str, Any], description="A call id sent before: nothing new."),
+            **refusals(
+                422,
+                s422="A value the record refuses: a phone number or address that does not fold "
+                "into one, ended_at before started_at (or a field the body does not declare).",
+            ),
+        },
+    )
     async def webhook(
         self,
         request: Request[Any, Any, Any],
@@ -416,7 +530,19 @@ class CallController(Controller):
             _notify_call(request, ctx, logged)
         return Response(logged.__dict__, status_code=200 if logged.duplicate else 201)
 
-    @post("/import", opt={"permission": "call:log"}, status_code=200)
+    @post(
+        "/import",
+        opt={"permission": "call:log"},
+        status_code=200,
+        operation_class=CsvUpload,
+        responses=refusals(
+            400,
+            413,
+            422,
+            s400="The file is neither UTF-8 nor Shift_JIS.",
+            s422="A row the import refuses (the row and the field are named); nothing is stored.",
+        ),
+    )
     async def import_csv(
         self,
         request: Request[Any, Any, Any],

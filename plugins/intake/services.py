@@ -25,10 +25,12 @@ from core import (
 )
 from plugins.intake.models import Inquiry, InquiryMessage, InquiryStatus, Queue
 from plugins.intake.registration import NewInquiry, ensure_default_queue, register_inquiries
+from plugins.intake.schemas import CHANNELS
 from plugins.intake.vocabulary import VocabularyError, check_inquiry_labels, read_vocabulary
 
 __all__ = [
     "KNOWN_CHANNELS",
+    "QUEUE_SLUG",
     "ROUTING",
     "ChangeError",
     "NewInquiry",
@@ -46,7 +48,7 @@ __all__ = [
 ]
 
 log = structlog.get_logger("madoguchi.intake")
-KNOWN_CHANNELS = ("web", "email", "chat", "phone")
+KNOWN_CHANNELS = CHANNELS
 
 
 def channel_summary(settings: dict[str, Any]) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from litestar.response import Template
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core import ApiError, Customer, PersonalData, TenantContext, audit, page, utcnow
+from core import ApiError, Customer, PersonalData, TenantContext, audit, page, refusals, utcnow
 from plugins.intake.models import Inquiry, Verification
 from plugins.intake.web import inquiry_or_404
 
@@ -158,11 +158,16 @@ def verification_state(latest: Verification | None) -> str:
     return latest.result
 
 
+_NOT_OFFERED = refusals(
+    404, s404="No such inquiry, or the tenant's settings do not offer identity verification."
+)
+
+
 class VerificationController(Controller):
     path = "/api/v1/t/{tenant:str}/inquiries/{uid:str}/verification"
     tags = ("intake",)
 
-    @post("/", opt={"permission": "inquiry:reply"})
+    @post("/", opt={"permission": "inquiry:reply"}, responses=_NOT_OFFERED)
     async def create_link(
         self,
         request: Request[Any, Any, Any],
@@ -182,7 +187,7 @@ class VerificationController(Controller):
             headers={"Cache-Control": "no-store"},
         )
 
-    @get("/", opt={"permission": "inquiry:read"})
+    @get("/", opt={"permission": "inquiry:read"}, responses=_NOT_OFFERED)
     async def status(
         self,
         request: Request[Any, Any, Any],

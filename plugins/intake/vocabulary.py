@@ -23,7 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from core import TENANT, TenantContext, TenantStatement, audit, run_statement
 from plugins.intake.models import Queue, VocabularyTerm
 from plugins.intake.normalize import InputError, one_line
-from plugins.intake.schemas import CATEGORY_LENGTH, MAX_TAGS, TAG_LENGTH
+from plugins.intake.schemas import CATEGORY_LENGTH, MAX_TAGS, MAX_TERMS, TAG_LENGTH
 
 __all__ = [
     "DEFAULT_CATEGORIES",
@@ -39,7 +39,6 @@ __all__ = [
 ]
 
 KINDS = {"category": CATEGORY_LENGTH, "tag": TAG_LENGTH}  # kind -> longest label
-MAX_TERMS = 200  # per kind: a vocabulary, not a store of text
 DEFAULT_CATEGORIES = (
     "商品・サービス",
     "注文・配送",
