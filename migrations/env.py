@@ -1,4 +1,5 @@
-"""Alembic environment: one history for the core and the built-in plugins.
+"""Alembic environment: one history for the core and the built-in plugins, and the histories
+of installed plugins that ship their own (each with its own version table).
 
 Runs on the async engines the app uses (aiosqlite, asyncpg). SQLite gets batch mode so
 that ALTERs work; SQLModel's own column types are rendered as plain SQLAlchemy types so that
@@ -41,6 +42,8 @@ def _configure(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,
+        # a plugin's own history keeps its own version table (core.db.migrate)
+        version_table=config.get_main_option("version_table") or "alembic_version",
         render_as_batch=connection.dialect.name == "sqlite",
         render_item=render_item,
         compare_type=True,

@@ -144,17 +144,22 @@ def demo(ctx: click.Context) -> None:
 
 @cli.group()
 def db() -> None:
-    """Database migrations (one Alembic history for the core and built-in plugins)."""
+    """Database migrations: one Alembic history for the core and built-in plugins, and one
+    of its own for each installed plugin that ships one."""
 
 
 @db.command("upgrade")
 @click.argument("revision", default="head")
 @click.pass_context
 def db_upgrade(ctx: click.Context, revision: str) -> None:
-    """Upgrade the schema to REVISION (default: head)."""
+    """Upgrade the core's schema to REVISION (default: head), then every installed plugin's
+    own to its head."""
     runtime = runtime_of(ctx)
-    migrate.upgrade(runtime.settings, revision)
+    plugins = runtime.host.migration_dirs()
+    migrate.upgrade(runtime.settings, revision, plugins=plugins)
     console.print(f"at {migrate.current_revision(runtime.settings)}")
+    for plugin_id, (at, _) in migrate.plugin_revisions(runtime.settings, plugins).items():
+        console.print(f"plugin {plugin_id} at {', '.join(at) or 'base'}")
 
 
 @db.command("downgrade")
@@ -175,7 +180,14 @@ def db_current(ctx: click.Context) -> None:
     current = migrate.current_revision(runtime.settings)
     head = migrate.head_revision()
     console.print(f"current: {current or 'base'}\nhead:    {head}")
-    if current != head:
+    behind = current != head
+    plugins = runtime.host.migration_dirs()
+    for plugin_id, (at, heads) in migrate.plugin_revisions(runtime.settings, plugins).items():
+        console.print(
+            f"plugin {plugin_id}: current {', '.join(at) or 'base'}, head {', '.join(heads)}"
+        )
+        behind = behind or at != heads
+    if behind:
         sys.exit(1)
 
 

@@ -37,9 +37,11 @@ class Runtime:
         return self._host
 
     def ensure_schema(self) -> None:
-        """SQLite is created and migrated on first use; PostgreSQL must be at head already."""
+        """SQLite is created and migrated on first use (the plugins' own migrations too);
+        PostgreSQL must be at head already."""
+        plugins = self.host.migration_dirs()
         if self.settings.is_sqlite:
-            migrate.upgrade(self.settings)
+            migrate.upgrade(self.settings, plugins=plugins)
             return
         current = migrate.current_revision(self.settings)
         if current != migrate.head_revision():
@@ -47,6 +49,12 @@ class Runtime:
                 f"database is at {current or 'base'}, code expects {migrate.head_revision()}: "
                 "run `madoguchi db upgrade`"
             )
+        for plugin_id, (at, heads) in migrate.plugin_revisions(self.settings, plugins).items():
+            if at != heads:
+                raise click.ClickException(
+                    f"plugin {plugin_id}'s tables are at {', '.join(at) or 'base'}, its code "
+                    f"expects {', '.join(heads)}: run `madoguchi db upgrade`"
+                )
 
     @asynccontextmanager
     async def database(self) -> AsyncIterator[Database]:

@@ -1,5 +1,13 @@
 """Alembic, driven from code: ``madoguchi db upgrade|downgrade|current`` and first-run setup.
 
+The core and the built-in plugins share one history (``migrations/versions``). A plugin
+installed as its own distribution may ship a history of its own (its manifest's
+``migrations`` folder): it is kept in a version table of its own (``alembic_version_<id>``)
+and upgraded to its heads after the core's, so that its tables may refer to the core's.
+Uninstalling the plugin leaves its version table and its tables alone: nothing of a client's
+data is dropped, and the core's upgrades go on without it. On PostgreSQL, a table a plugin's
+revisions create with a ``tenant_id`` column gets the tenant's row-level security at once.
+
 These functions are synchronous (Alembic's env runs its own event loop); async callers use
 ``asyncio.to_thread``. On PostgreSQL, when the app connects as a different role than the one
 that owns the tables, ``upgrade`` grants that role the data privileges it needs and no more.
@@ -7,6 +15,7 @@ that owns the tables, ``upgrade`` grants that role the data privileges it needs 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -17,9 +26,17 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 
 from core.db.files import private_database_file
+from core.db.rls import tenant_rls_statements
 from core.settings import Settings
 
-__all__ = ["alembic_config", "current_revision", "downgrade", "head_revision", "upgrade"]
+__all__ = [
+    "alembic_config",
+    "current_revision",
+    "downgrade",
+    "head_revision",
+    "plugin_revisions",
+    "upgrade",
+]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent.parent / "migrations"
 APPEND_ONLY = (
@@ -31,16 +48,32 @@ APPEND_ONLY = (
 FILE_TEMPLATE = "%%(year)d-%%(month).2d-%%(day).2d_%%(slug)s_%%(rev)s"
 
 
-def alembic_config(url: str) -> Config:
+def alembic_config(url: str, plugin: tuple[str, Path] | None = None) -> Config:
+    """The core's history, or with ``plugin`` (its id and folder) that plugin's own: the
+    same environment (``migrations/env.py``), the plugin's revisions and version table."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("file_template", FILE_TEMPLATE)
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    if plugin is not None:
+        plugin_id, folder = plugin
+        config.set_main_option("path_separator", "os")  # one folder, whatever its name holds
+        config.set_main_option("version_locations", str(folder).replace("%", "%%"))
+        config.set_main_option("version_table", version_table(plugin_id))
     return config
+
+
+def version_table(plugin_id: str) -> str:
+    return "alembic_version_" + plugin_id.replace("-", "_")
 
 
 def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def _plugin_heads(plugin_id: str, folder: Path) -> tuple[str, ...]:
+    script = ScriptDirectory.from_config(alembic_config("sqlite://", (plugin_id, folder)))
+    return tuple(sorted(script.get_heads()))
 
 
 def _prepare(settings: Settings) -> None:
@@ -51,9 +84,19 @@ def _prepare(settings: Settings) -> None:
             private_database_file(database)
 
 
-def upgrade(settings: Settings, revision: str = "head") -> None:
+def upgrade(
+    settings: Settings, revision: str = "head", plugins: Mapping[str, Path] | None = None
+) -> None:
+    """The core's history to ``revision``, then (when the core is at its head) each plugin's
+    of ``plugins`` (id -> its migrations folder) to its heads."""
     _prepare(settings)
-    command.upgrade(alembic_config(settings.migration_database_url), revision)
+    url = settings.migration_database_url
+    command.upgrade(alembic_config(url), revision)
+    if plugins and current_revision(settings) == head_revision():
+        for plugin_id, folder in sorted(plugins.items()):
+            before = _tables(settings)
+            command.upgrade(alembic_config(url, (plugin_id, folder)), "heads")
+            _protect_new_tenant_tables(settings, _tables(settings) - before)
     _grant_app_role(settings)
 
 
@@ -73,6 +116,57 @@ def current_revision(settings: Settings) -> str | None:
     try:
         with engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+def plugin_revisions(
+    settings: Settings, plugins: Mapping[str, Path]
+) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Each plugin's (current revisions, the code's heads), by plugin id."""
+    _prepare(settings)
+    engine = sa.create_engine(sync_url(settings.migration_database_url), poolclass=sa.pool.NullPool)
+    found = {}
+    try:
+        with engine.connect() as connection:
+            for plugin_id, folder in sorted(plugins.items()):
+                context = MigrationContext.configure(
+                    connection, opts={"version_table": version_table(plugin_id)}
+                )
+                current = tuple(sorted(context.get_current_heads()))
+                found[plugin_id] = (current, _plugin_heads(plugin_id, folder))
+    finally:
+        engine.dispose()
+    return found
+
+
+def _tables(settings: Settings) -> set[str]:
+    engine = sa.create_engine(sync_url(settings.migration_database_url), poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            return set(sa.inspect(connection).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def _protect_new_tenant_tables(settings: Settings, tables: set[str]) -> None:
+    """Row-level security for each new table with a ``tenant_id`` column (PostgreSQL), as
+    the core's own migrations give theirs; a policy the plugin made itself is kept."""
+    if settings.is_sqlite or not tables:
+        return
+    engine = sa.create_engine(sync_url(settings.migration_database_url), poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as connection:
+            inspector = sa.inspect(connection)
+            for table in sorted(tables):
+                if "tenant_id" not in {c["name"] for c in inspector.get_columns(table)}:
+                    continue
+                has_policy = connection.execute(
+                    sa.text("SELECT count(*) FROM pg_policies WHERE tablename = :t"), {"t": table}
+                ).scalar()
+                if not has_policy:
+                    for statement in tenant_rls_statements(table):
+                        connection.execute(sa.text(statement))
     finally:
         engine.dispose()
 

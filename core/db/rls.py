@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from alembic import op
 
-__all__ = ["disable_tenant_rls", "enable_tenant_rls", "tenant_predicate"]
+__all__ = ["disable_tenant_rls", "enable_tenant_rls", "tenant_predicate", "tenant_rls_statements"]
 
 POLICY = "tenant_isolation"
 
@@ -22,13 +22,21 @@ def tenant_predicate(cross_tenant: str | None = None) -> str:
     return predicate
 
 
+def tenant_rls_statements(table: str, cross_tenant: str | None = None) -> list[str]:
+    """What puts ``table`` under the tenant's row-level security (PostgreSQL)."""
+    predicate = tenant_predicate(cross_tenant)
+    return [
+        f'ALTER TABLE "{table}" ENABLE ROW LEVEL SECURITY',
+        f'ALTER TABLE "{table}" FORCE ROW LEVEL SECURITY',
+        f'CREATE POLICY {POLICY} ON "{table}" USING ({predicate}) WITH CHECK ({predicate})',
+    ]
+
+
 def enable_tenant_rls(table: str, cross_tenant: str | None = None) -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
-    predicate = tenant_predicate(cross_tenant)
-    op.execute(f'ALTER TABLE "{table}" ENABLE ROW LEVEL SECURITY')
-    op.execute(f'ALTER TABLE "{table}" FORCE ROW LEVEL SECURITY')
-    op.execute(f'CREATE POLICY {POLICY} ON "{table}" USING ({predicate}) WITH CHECK ({predicate})')
+    for statement in tenant_rls_statements(table, cross_tenant):
+        op.execute(statement)
 
 
 def disable_tenant_rls(table: str) -> None:

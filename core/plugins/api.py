@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -132,6 +133,9 @@ class PluginManifest:
     settings: Mapping[str, Setting] = field(default_factory=dict)
     permissions: tuple[PermissionSpec, ...] = ()
     role_grants: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # the folder of the plugin's own Alembic revisions (``Path(__file__).with_name(
+    # "migrations")``), for a plugin that owns tables; ``madoguchi db upgrade`` runs them
+    migrations: Path | None = None
 
     def __post_init__(self) -> None:
         if not self.id.replace("_", "").replace("-", "").isalnum() or not self.id.islower():

@@ -12,6 +12,7 @@ import importlib
 import importlib.metadata
 import inspect
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -130,6 +131,10 @@ class PluginHost:
         for impl in caller.get_hookimpls():
             found.setdefault(impl.plugin_name, []).extend(impl.function() or [])
         return found
+
+    def migration_dirs(self) -> dict[str, Path]:
+        """The plugins that ship their own migrations: id -> the folder of its revisions."""
+        return {m.id: m.migrations for m in self.manifests.values() if m.migrations is not None}
 
     def permissions(self) -> list[PermissionSpec]:
         specs = list(self.collect("register_permissions"))

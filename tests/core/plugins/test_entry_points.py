@@ -6,10 +6,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from litestar.testing import AsyncTestClient
 
 from core.app import create_app
@@ -17,39 +15,6 @@ from core.db.engine import Database
 from core.plugins.host import PluginHost
 from core.settings import Settings
 from tests.conftest import make_tenant, make_token
-
-SAMPLE = Path(__file__).parent / "sample_dist"
-
-
-@pytest.fixture(scope="module")
-def installed_sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    target = tmp_path_factory.mktemp("site")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--no-index",
-            "--target",
-            str(target),
-            str(SAMPLE),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    assert list(target.glob("madoguchi_sample_plugin-1.2.0.dist-info"))
-    sys.path.insert(0, str(target))
-    try:
-        yield target
-    finally:
-        sys.path.remove(str(target))
-        for name in [m for m in sys.modules if m.startswith("madoguchi_sample")]:
-            del sys.modules[name]
 
 
 def host_with_entry_points() -> PluginHost:

@@ -18,7 +18,9 @@ async def greeting(
 
 @hookimpl
 def register_routes() -> list[Any]:
-    return [greeting]
+    from madoguchi_sample.greetings import count_greetings, log_greeting
+
+    return [greeting, log_greeting, count_greetings]
 
 
 @hookimpl
