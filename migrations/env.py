@@ -16,7 +16,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlmodel.sql.sqltypes import AutoString
 
-import core.db.models  # noqa: F401  (registers the core tables)
+import core.models  # noqa: F401  (registers the core tables)
 from core.db.base import TZDateTime, metadata
 from core.db.engine import make_engine
 from core.plugins.builtin import import_builtin_models

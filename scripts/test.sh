@@ -20,5 +20,7 @@ echo "== ruff"
 .venv/bin/ruff format --check core plugins tests migrations bench
 echo "== mypy"
 .venv/bin/mypy
+echo "== import-linter"
+.venv/bin/lint-imports
 echo "== pytest"
 .venv/bin/pytest "$@"

@@ -154,7 +154,7 @@ def parse_csv(text: str) -> list[CallIn]:
         except InputError as exc:
             raise InputError(f"row {number}: {exc.field}", exc.message) from None
         except ValueError as exc:
-            field = exc.errors()[0]["loc"][0] if hasattr(exc, "errors") else "row"  # type: ignore[attr-defined]
+            field = exc.errors()[0]["loc"][0] if hasattr(exc, "errors") else "row"
             raise InputError(f"row {number}: {field}", "invalid value") from None
         calls.append(call)
     if not calls:

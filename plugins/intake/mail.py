@@ -111,12 +111,15 @@ def parse_mail(raw: bytes) -> ParsedMail:
         body = _text_of(body_part).strip()  # type: ignore[arg-type]
     attachments = []
     for part in message.iter_attachments():
-        data = part.get_payload(decode=True) or b""
+        # decode=True gives the bytes of a non-multipart part; an attachment that is
+        # itself multipart has no payload of its own to store
+        payload = part.get_payload(decode=True)
+        data = payload if isinstance(payload, bytes) else b""
         if len(data) > MAX_ATTACHMENT:
             raise MailError("attachment too large")
         attachments.append(
             ParsedAttachment(part.get_filename() or "attachment", part.get_content_type(), data)
-        )  # type: ignore[arg-type]
+        )
     if not body and not attachments:
         raise MailError("empty message")
     message_ids = _ids(str(message.get("Message-ID", "")))

@@ -115,7 +115,7 @@ async def take_next(
     if dialect == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
     for inquiry_id in (await session.exec(candidates)).all():
-        taken = await session.exec(  # type: ignore[call-overload]
+        taken = await session.exec(
             sa.update(Inquiry)
             .where(col(Inquiry.id) == inquiry_id, col(Inquiry.assignee_id).is_(None))
             .values(assignee_id=user_id, status=InquiryStatus.OPEN, updated_at=utcnow())

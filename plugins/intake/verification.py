@@ -300,7 +300,7 @@ async def verify_submit(
     checks = compare(entered, on_file)
     result = outcome(checks, required)
     now = utcnow()
-    claimed = await session.exec(  # type: ignore[call-overload]
+    claimed = await session.exec(
         sa.update(Verification)
         .where(
             col(Verification.id) == row.id,

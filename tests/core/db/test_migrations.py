@@ -66,7 +66,7 @@ def test_models_and_migrations_agree(empty_settings: Settings) -> None:
     from alembic.runtime.migration import MigrationContext
     from sqlmodel.main import default_registry
 
-    import core.db.models  # noqa: F401
+    import core.models  # noqa: F401
     from core.db.base import metadata
     from core.plugins.builtin import import_builtin_models
 
