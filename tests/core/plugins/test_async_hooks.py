@@ -132,7 +132,13 @@ async def desk(settings: Settings, db: Database) -> AsyncIterator[Any]:
     ):
         host.register(plugin, manifest(plugin_id))
     host.check()
-    plugins = {"intake": {}, "reader": {}, "probe": {}, "broken-sync": {}, "broken-async": {}}
+    plugins: dict[str, Any] = {
+        "intake": {},
+        "reader": {},
+        "probe": {},
+        "broken-sync": {},
+        "broken-async": {},
+    }
     ctx = await make_tenant(db, host, "honey", plugins)
     headers = await make_token(db, "op1@bpo.example.jp", ("operator", "honey"))
     app = create_app(settings, host=host)
@@ -170,7 +176,7 @@ async def test_failing_plugins_are_logged_and_stop_neither_the_others_nor_the_re
     host.register(BrokenSync(), manifest("broken-sync"))
     host.register(BrokenAsync(), manifest("broken-async"))
     host.check()
-    plugins = {"reader": {}, "broken-sync": {}, "broken-async": {}}
+    plugins: dict[str, Any] = {"reader": {}, "broken-sync": {}, "broken-async": {}}
     await make_tenant(db, host, "tolerant", plugins)  # the onboarding itself succeeds
     assert reader.seen == [("onboarded", "tolerant", None)]
     failures = _failures(log_stream)
@@ -232,11 +238,13 @@ class Ordered:
         return None
 
 
-def _plugin(name: str, calls: list[str], *, coroutine: bool, **marks: bool) -> object:
+def _plugin(
+    name: str, calls: list[str], *, coroutine: bool, tryfirst: bool = False, trylast: bool = False
+) -> object:
     ordered = Ordered(name, calls, coroutine=coroutine)
 
     class Plugin:
-        @hookimpl(**marks)
+        @hookimpl(tryfirst=tryfirst, trylast=trylast)
         def on_tenant_onboarded(self, ctx: TenantContext) -> Any:
             return ordered.notified()
 
