@@ -29,7 +29,7 @@ from core.plugins.api import (
     SettingsError,
 )
 from core.plugins.host import PluginHost
-from core.plugins.markers import hookimpl, hookspec
+from core.plugins.markers import MadoguchiDeprecationWarning, hookimpl, hookspec
 from core.tenancy.context import TenantContext, TenantContextMissing
 from core.tenancy.service import enabled_plugins, plugin_settings, plugin_settings_by_tenant
 from core.version import __version__
@@ -58,6 +58,7 @@ __all__ = [
     "JobContext",
     "JobHandler",
     "KeyRing",
+    "MadoguchiDeprecationWarning",
     "MenuItem",
     "PermissionSpec",
     "PersonalData",

@@ -5,10 +5,16 @@ Families, as datasette and pytest group them:
 
 * ``register_*`` are called once at startup with no tenant; each implementation returns a list
   and the host concatenates them.
-* ``on_*`` are notifications for one tenant; return values are ignored. They reach only the
-  plugins that tenant enabled (through the per-tenant relay).
-* ``resolve_*`` (added by later features) are ``firstresult``: the first non-None answer wins.
+* ``on_*`` are notifications for one tenant, sent after commit; return values are ignored;
+  an implementation may be a coroutine function. They reach only the plugins that tenant
+  enabled (through the per-tenant relay), each on its own: one plugin's failure is logged
+  and does not keep the others from hearing (:meth:`~core.plugins.host.TenantRelay.notify`).
+* ``resolve_*`` are ``firstresult``: the first non-None answer wins.
 * ``check_*`` run inside a write transaction, on the one plugin concerned, and may refuse it.
+
+A plugin may declare hooks of its own (:func:`register_hookspecs`, as pytest's
+``pytest_addhooks``): the intake plugin declares ``resolve_queue`` and the inquiry
+notifications in ``plugins/intake/hookspecs.py``.
 
 Every tenant-scoped hook takes the :class:`~core.tenancy.context.TenantContext` first.
 ``docs/plugin_hooks.md`` has one section per hook headed by its exact signature;
@@ -23,6 +29,7 @@ from core.plugins.markers import hookspec
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
+    from types import ModuleType
 
     import click
     from litestar.types import ControllerRouterHandler
@@ -36,6 +43,19 @@ if TYPE_CHECKING:
 # ---------------------------------------------------------------------------------------
 # register_*: startup, no tenant, lists collected from every registered plugin
 # ---------------------------------------------------------------------------------------
+
+
+@hookspec
+def register_hookspecs() -> list[ModuleType | type]:
+    """Return the modules (or classes) holding the hookspecs this plugin declares, for other
+    plugins to implement.
+
+    Called on the plugin alone, as it registers, before any plugin registered after it is
+    checked against those specs (pytest's ``pytest_addhooks``). A hook name declared twice
+    (by the core or another plugin) stops the start-up. Implemented by plugins that send
+    notifications or ask questions of their own, such as the intake plugin's
+    ``on_inquiry_created`` and ``resolve_queue``.
+    """
 
 
 @hookspec
@@ -110,27 +130,30 @@ def register_cli_commands() -> list[click.Command]:
 
 
 # ---------------------------------------------------------------------------------------
-# on_*: notifications for one tenant, only to the plugins that tenant enabled
+# on_*: notifications for one tenant, only to the plugins that tenant enabled; sent with
+# TenantRelay.notify after commit, each implementation on its own (a failure is logged)
 # ---------------------------------------------------------------------------------------
 
 
 @hookspec
-def on_tenant_onboarded(ctx: TenantContext) -> None:
+def on_tenant_onboarded(ctx: TenantContext) -> Awaitable[None] | None:
     """Called after a tenant is created (from a manifest, the API or the console).
 
     Runs after the creating transaction committed, once per new tenant, for the plugins the
-    new tenant enabled. The return value is ignored. Implement it to create per-tenant
-    defaults (queues, templates).
+    new tenant enabled. May be a coroutine function (awaited); the return value is ignored.
+    Implement it to create per-tenant defaults (queues, templates).
     """
 
 
 @hookspec
-def on_plugin_enabled(ctx: TenantContext, plugin_id: str, settings: dict[str, Any]) -> None:
+def on_plugin_enabled(
+    ctx: TenantContext, plugin_id: str, settings: dict[str, Any]
+) -> Awaitable[None] | None:
     """Called after a plugin is enabled for a tenant, or its settings change while enabled.
 
     Sent to every plugin the tenant has enabled (including the one just enabled), after the
     change committed; ``settings`` are the validated settings with defaults filled in.
-    The return value is ignored.
+    May be a coroutine function (awaited); the return value is ignored.
     """
 
 
@@ -156,58 +179,4 @@ def check_plugin_settings(
     makes a claim across tenants race-free: of two tenants saving at once, one wins). May be
     a coroutine function; the return value is otherwise ignored. Implemented by plugins whose
     settings must be checked against data, such as an address no other tenant may hold.
-    """
-
-
-# ---------------------------------------------------------------------------------------
-# resolve_*: the first non-None answer wins
-# ---------------------------------------------------------------------------------------
-
-
-@hookspec(firstresult=True)
-def resolve_queue(ctx: TenantContext, channel: str, category: str, text: str) -> str | None:
-    """Return the slug of the queue a new inquiry should land in, or None to let the next
-    plugin (and finally the intake plugin's own keyword and channel rules) decide.
-
-    Called for each new inquiry, only for plugins the tenant enabled; ``text`` is the subject
-    and first message, in plaintext: use it to route, never store or log it. The first
-    non-None answer wins; a slug that names no queue of the tenant is ignored.
-    """
-
-
-# ---------------------------------------------------------------------------------------
-# inquiry notifications (sent by the intake plugin)
-# ---------------------------------------------------------------------------------------
-
-
-@hookspec
-def on_inquiry_created(ctx: TenantContext, inquiry_uid: str, channel: str) -> None:
-    """An inquiry was registered (from any channel) and committed.
-
-    Sent after commit to the plugins the tenant enabled. The return value is ignored. Read
-    the inquiry through the intake API or the core's session and accessor, never raw SQL.
-    """
-
-
-@hookspec
-def on_inquiry_updated(ctx: TenantContext, inquiry_uid: str, changes: list[str]) -> None:
-    """An inquiry changed (status, queue, assignee, priority, a reply or note was added).
-
-    ``changes`` names what changed (``status``, ``assignee``, ``reply``, ...), never values.
-    Sent after commit; the return value is ignored.
-    """
-
-
-@hookspec
-def on_inquiry_resolved(ctx: TenantContext, inquiry_uid: str) -> None:
-    """An inquiry reached the status ``resolved``. Sent after commit, after
-    :func:`on_inquiry_updated`; the return value is ignored."""
-
-
-@hookspec
-def on_call_logged(ctx: TenantContext, inquiry_uid: str, call_id: str) -> None:
-    """A phone call record (webhook or CSV import) was stored and attached to an inquiry.
-
-    Sent after commit; ``call_id`` is the contact-centre system's id. The return value is
-    ignored.
     """

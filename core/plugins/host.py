@@ -4,6 +4,15 @@ A tenant's relay is the same manager with a smaller active set (``subset_hook_ca
 pytest narrows hooks per directory): a plugin the tenant has not enabled never sees that
 tenant's events. Relays are cached per (tenant, configuration version) and dropped whenever a
 plugin registers or a tenant's enabling changes.
+
+Plugins may declare hooks of their own (``register_hookspecs``): the host adds them as the
+plugin registers, so that every plugin registered after it is checked against them, and
+:meth:`PluginHost.check` refuses, at start-up, implementations of hooks nobody declares unless
+they are marked ``optionalhook=True`` (meant for another plugin that may be absent).
+
+``on_*`` notifications go through :meth:`TenantRelay.notify`: each implementation is called on
+its own in pluggy's order, awaited when it is a coroutine, and one that raises is logged (hook,
+plugin, exception type) without keeping the others from hearing.
 """
 
 from __future__ import annotations
@@ -11,10 +20,10 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import inspect
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 import pluggy
 import structlog
@@ -23,6 +32,7 @@ from core.plugins import hookspecs
 from core.plugins.api import PermissionSpec, PluginManifest
 from core.plugins.builtin import BUILTIN_PLUGINS
 from core.plugins.markers import PROJECT
+from core.plugins.signatures import hookspec_functions
 from core.tenancy.context import TenantContext
 from core.version import __version__
 
@@ -36,14 +46,52 @@ class PluginError(RuntimeError):
     """A plugin could not be registered (bad manifest, duplicate id, core too old)."""
 
 
-class TenantRelay:
-    """Hook callers limited to one tenant's enabled plugins: ``relay.on_tenant_onboarded(...)``."""
+_Trace = Callable[[str, Sequence[pluggy.HookImpl], Mapping[str, Any]], None]
 
-    def __init__(self, pm: pluggy.PluginManager, enabled: frozenset[str]) -> None:
+
+class TenantRelay:
+    """Hook callers limited to one tenant's enabled plugins: ``relay.resolve_queue(...)``
+    calls as pluggy does; ``await relay.notify("on_tenant_onboarded", ctx=ctx)`` sends a
+    notification."""
+
+    def __init__(
+        self, pm: pluggy.PluginManager, enabled: frozenset[str], trace: _Trace | None = None
+    ) -> None:
         self.enabled = enabled
         self._remove = [p for name, p in pm.list_name_plugin() if name not in enabled]
         self._pm = pm
         self._callers: dict[str, Any] = {}
+        self._trace = trace
+
+    async def notify(self, hook: str, **kwargs: Any) -> None:
+        """Call every enabled plugin's implementation of the ``on_*`` hook ``hook``, in
+        pluggy's order (``tryfirst`` ones first, then the last registered first, ``trylast``
+        ones last), one at a time; await those that are coroutine functions. One that raises
+        is logged as ``hook_failed`` (hook, plugin id, exception type: never the message,
+        which may quote personal data) and the next one is called. A hook no registered plugin
+        declares (the intake plugin's, without intake) reaches nobody."""
+        if not hasattr(self._pm.hook, hook):
+            return
+        caller = getattr(self, hook)
+        if caller.spec is not None:
+            missing = set(caller.spec.argnames) - kwargs.keys()
+            if missing:
+                raise TypeError(f"{hook} needs {sorted(missing)}")
+        impls = list(reversed(caller.get_hookimpls()))  # the order pluggy calls them in
+        if self._trace is not None:
+            self._trace(hook, impls, kwargs)
+        for impl in impls:
+            try:
+                result = impl.function(*(kwargs[name] for name in impl.argnames))
+                if inspect.isawaitable(result):
+                    await result
+            except Exception as exc:
+                log.error(
+                    "hook_failed",
+                    hook=hook,
+                    plugin=impl.plugin_name,
+                    error=type(exc).__name__,
+                )
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -60,7 +108,12 @@ class PluginHost:
         self.pm = pluggy.PluginManager(PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self.manifests: dict[str, PluginManifest] = {}
+        # the hookspec namespaces each plugin declared (register_hookspecs), and who declared
+        # each hook name ("core" for the core's own)
+        self.declared: dict[str, list[ModuleType | type]] = {}
+        self._hook_owner = dict.fromkeys(hookspec_functions(hookspecs), "core")
         self._relays: dict[tuple[int, frozenset[str]], TenantRelay] = {}
+        self._trace: _Trace | None = self._trace_before if trace else None
         if trace:
             self.pm.add_hookcall_monitoring(self._trace_before, self._trace_after)
 
@@ -74,8 +127,31 @@ class PluginHost:
                 f"plugin {manifest.id} needs core {manifest.requires_core}, this is {__version__}"
             )
         self.pm.register(plugin, name=manifest.id)
+        try:
+            self._add_hookspecs(manifest.id)
+        except Exception:
+            self.pm.unregister(name=manifest.id)
+            raise
         self.manifests[manifest.id] = manifest
         self.invalidate()
+
+    def _add_hookspecs(self, plugin_id: str) -> None:
+        """Add the hookspecs the plugin just registered declares (``register_hookspecs``)."""
+        namespaces: list[ModuleType | type] = []
+        for impl in self.pm.hook.register_hookspecs.get_hookimpls():
+            if impl.plugin_name == plugin_id:
+                namespaces.extend(cast("list[ModuleType | type]", impl.function() or []))
+        for namespace in namespaces:
+            for name in hookspec_functions(namespace):
+                owner = self._hook_owner.get(name)
+                if owner is not None:
+                    raise PluginError(
+                        f"plugin {plugin_id} declares hook {name}, which {owner} declares"
+                    )
+            self.pm.add_hookspecs(namespace)
+            self._hook_owner.update(dict.fromkeys(hookspec_functions(namespace), plugin_id))
+        if namespaces:
+            self.declared[plugin_id] = namespaces
 
     def register_package(self, package: ModuleType) -> None:
         """Register a plugin package: ``MANIFEST`` in it, hook implementations in ``.hooks``."""
@@ -106,8 +182,17 @@ class PluginHost:
         return loaded
 
     def check(self) -> None:
-        """Fail on implementations of hooks that do not exist (misspelt names)."""
+        """Fail on implementations of hooks that no registered plugin declares (misspelt
+        names, or another plugin's hooks while it is absent) unless marked
+        ``optionalhook=True``, and on ``on_*`` implementations that are wrappers (each
+        notification is called on its own: there is nothing to wrap)."""
         self.pm.check_pending()
+        for name, caller in vars(self.pm.hook).items():
+            if not name.startswith("on_"):
+                continue
+            for impl in caller.get_hookimpls():
+                if impl.wrapper or impl.hookwrapper:
+                    raise PluginError(f"plugin {impl.plugin_name}: {name} cannot be a wrapper")
 
     # -- queries -----------------------------------------------------------------------
 
@@ -167,7 +252,7 @@ class PluginHost:
         if relay is None:
             for stale in [k for k in self._relays if k[0] == ctx.id]:
                 del self._relays[stale]
-            relay = TenantRelay(self.pm, key[1])
+            relay = TenantRelay(self.pm, key[1], self._trace)
             self._relays[key] = relay
         return relay
 

@@ -7,15 +7,16 @@ from collections.abc import Callable
 from typing import Any
 
 from core.plugins import hookspecs
+from core.plugins.markers import PROJECT
 
 __all__ = ["hook_signature", "hookspec_functions"]
 
 
-def hookspec_functions() -> dict[str, Callable[..., Any]]:
+def hookspec_functions(namespace: object = hookspecs) -> dict[str, Callable[..., Any]]:
+    """The hookspecs in a module or class (the core's by default), by name."""
+    found = {name: getattr(namespace, name) for name in dir(namespace)}  # as pluggy reads them
     return {
-        name: fn
-        for name, fn in vars(hookspecs).items()
-        if callable(fn) and hasattr(fn, "madoguchi_spec")
+        name: fn for name, fn in found.items() if callable(fn) and hasattr(fn, f"{PROJECT}_spec")
     }
 
 

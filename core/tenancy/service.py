@@ -237,9 +237,11 @@ async def apply_specs(
         enabled = await enabled_plugins(db, change.context)
         relay = host.relay(change.context, enabled)
         if change.created:
-            relay.on_tenant_onboarded(ctx=change.context)
+            await relay.notify("on_tenant_onboarded", ctx=change.context)
         for plugin_id, settings in change.enabled.items():
-            relay.on_plugin_enabled(ctx=change.context, plugin_id=plugin_id, settings=settings)
+            await relay.notify(
+                "on_plugin_enabled", ctx=change.context, plugin_id=plugin_id, settings=settings
+            )
     return changes
 
 

@@ -7,7 +7,8 @@ client is never told of a change that was not stored.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable
+import inspect
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -29,9 +30,13 @@ def _tenant_state(request: Request[Any, Any, Any]) -> RequestTenant | None:
     return getattr(request.state, "tenant", None)
 
 
-def after_commit(request: Request[Any, Any, Any], action: Callable[[], Any]) -> None:
-    """Run ``action`` once the request's session has committed (hook notifications: a plugin
-    must never hear of a change that was rolled back). Failures are logged, not raised."""
+def after_commit(
+    request: Request[Any, Any, Any], action: Callable[[], Awaitable[None] | None]
+) -> None:
+    """Run ``action`` once the request's session has committed, awaiting what it returns when
+    that is awaitable (hook notifications: ``lambda: relay.notify("on_...", ...)``; a plugin
+    must never hear of a change that was rolled back, and a request that fails or rolls back
+    runs none). Failures are logged, not raised. Runs before the response is sent."""
     pending = getattr(request.state, "after_commit_actions", None)
     if pending is None:
         pending = []
@@ -39,11 +44,14 @@ def after_commit(request: Request[Any, Any, Any], action: Callable[[], Any]) -> 
     pending.append(action)
 
 
-def notify_committed(action: Callable[[], Any]) -> None:
-    """Run a notification of a change already committed (a hook call); a plugin's failure is
-    logged, not raised: it must not fail the request that made the change."""
+async def notify_committed(action: Callable[[], Awaitable[None] | None]) -> None:
+    """Run a notification of a change already committed (a hook call), awaiting what it
+    returns when that is awaitable; a failure is logged, not raised: it must not fail the
+    request that made the change."""
     try:
-        action()
+        result = action()
+        if inspect.isawaitable(result):
+            await result
     except Exception as exc:
         log.error("after_commit_failed", error=type(exc).__name__)
 
@@ -54,7 +62,7 @@ async def provide_session(request: Request[Any, Any, Any]) -> AsyncGenerator[Asy
     async with core.db.session(tenant.ctx if tenant else None) as session:
         yield session
     for action in getattr(request.state, "after_commit_actions", None) or []:
-        notify_committed(action)
+        await notify_committed(action)
 
 
 def provide_tenant(request: Request[Any, Any, Any]) -> TenantContext:

@@ -119,7 +119,8 @@ class ChatController(Controller):
         )
         uid = inquiry.uid
         after_commit(
-            request, lambda: relay.on_inquiry_created(ctx=ctx, inquiry_uid=uid, channel="chat")
+            request,
+            lambda: relay.notify("on_inquiry_created", ctx=ctx, inquiry_uid=uid, channel="chat"),
         )
         return Response(
             {"token": token, "receipt_no": inquiry.receipt_no},

@@ -201,7 +201,10 @@ async def contact_submit(
     uid = inquiry.uid
     if email:
         await queue_mail(session, RECEIPT, {"inquiry": uid})
-    after_commit(request, lambda: relay.on_inquiry_created(ctx=ctx, inquiry_uid=uid, channel="web"))
+    after_commit(
+        request,
+        lambda: relay.notify("on_inquiry_created", ctx=ctx, inquiry_uid=uid, channel="web"),
+    )
     return await page(
         request,
         "intake/contact_done.html",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -11,6 +12,7 @@ from plugins.intake import (
     chat,
     cli,
     contact,
+    hookspecs,
     outbox,
     pages,
     routes,
@@ -21,6 +23,12 @@ from plugins.intake import (
 )
 from plugins.intake.addresses import check_addresses, claim_inbound_addresses
 from plugins.intake.vocabulary import VocabularyError, add_terms, seed_vocabulary
+
+
+@hookimpl
+def register_hookspecs() -> list[ModuleType | type]:
+    """``resolve_queue`` and the inquiry notifications, for other plugins to implement."""
+    return [hookspecs]
 
 
 @hookimpl

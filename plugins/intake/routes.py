@@ -29,7 +29,6 @@ from core import (
     TenantContext,
     after_commit,
     audit,
-    notify_committed,
     refusals,
 )
 from plugins.intake import idempotency
@@ -199,9 +198,7 @@ class InquiryController(Controller):
                 outcome.body, status_code=outcome.status, headers={"Idempotent-Replayed": "true"}
             )
         uid = outcome.body["uid"]
-        notify_committed(
-            lambda: relay.on_inquiry_created(ctx=ctx, inquiry_uid=uid, channel=data.channel)
-        )
+        await relay.notify("on_inquiry_created", ctx=ctx, inquiry_uid=uid, channel=data.channel)
         return Response(outcome.body, status_code=outcome.status)
 
     @get("/", opt={"permission": "inquiry:read"})
@@ -583,13 +580,13 @@ def _notify_call(request: Request[Any, Any, Any], ctx: TenantContext, logged: An
     if logged.created:
         after_commit(
             request,
-            lambda: relay.on_inquiry_created(
-                ctx=ctx, inquiry_uid=logged.inquiry_uid, channel="phone"
+            lambda: relay.notify(
+                "on_inquiry_created", ctx=ctx, inquiry_uid=logged.inquiry_uid, channel="phone"
             ),
         )
     after_commit(
         request,
-        lambda: relay.on_call_logged(
-            ctx=ctx, inquiry_uid=logged.inquiry_uid, call_id=logged.call_id
+        lambda: relay.notify(
+            "on_call_logged", ctx=ctx, inquiry_uid=logged.inquiry_uid, call_id=logged.call_id
         ),
     )

@@ -46,4 +46,6 @@ async def check_sla(job: JobContext, payload: dict[str, Any]) -> None:
     if events and job.host is not None:
         relay = job.host.relay(job.tenant, await enabled_plugins(job.db, job.tenant))
         for uid, kind in events:
-            relay.on_inquiry_updated(ctx=job.tenant, inquiry_uid=uid, changes=[kind])
+            await relay.notify(
+                "on_inquiry_updated", ctx=job.tenant, inquiry_uid=uid, changes=[kind]
+            )

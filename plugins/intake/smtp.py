@@ -138,9 +138,9 @@ class IntakeSMTPHandler:
                 session.add(attachment)
             receipt, uid = inquiry.receipt_no, inquiry.uid
         if created:
-            relay.on_inquiry_created(ctx=ctx, inquiry_uid=uid, channel="email")
+            await relay.notify("on_inquiry_created", ctx=ctx, inquiry_uid=uid, channel="email")
         else:
-            relay.on_inquiry_updated(ctx=ctx, inquiry_uid=uid, changes=["inbound"])
+            await relay.notify("on_inquiry_updated", ctx=ctx, inquiry_uid=uid, changes=["inbound"])
         return receipt
 
     async def _thread(self, session: Any, pd: PersonalData, mail: ParsedMail) -> Inquiry | None:

@@ -35,10 +35,11 @@ def notify_updated(request: Request[Any, Any, Any], inquiry: Inquiry, changes: l
     change made it resolved."""
     relay, ctx, uid = relay_of(request), request.state.tenant.ctx, inquiry.uid
     after_commit(
-        request, lambda: relay.on_inquiry_updated(ctx=ctx, inquiry_uid=uid, changes=changes)
+        request,
+        lambda: relay.notify("on_inquiry_updated", ctx=ctx, inquiry_uid=uid, changes=changes),
     )
     if "status" in changes and inquiry.status == InquiryStatus.RESOLVED:
-        after_commit(request, lambda: relay.on_inquiry_resolved(ctx=ctx, inquiry_uid=uid))
+        after_commit(request, lambda: relay.notify("on_inquiry_resolved", ctx=ctx, inquiry_uid=uid))
 
 
 async def check_assignee(
