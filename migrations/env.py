@@ -19,6 +19,7 @@ from sqlmodel.sql.sqltypes import AutoString
 import core.models  # noqa: F401  (registers the core tables)
 from core.db.base import TZDateTime, metadata
 from core.db.engine import make_engine
+from core.db.migrate import protect_new_tenant_tables
 from core.plugins.builtin import import_builtin_models
 
 import_builtin_models()
@@ -39,17 +40,21 @@ def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
 
 
 def _configure(connection: Connection) -> None:
+    # a plugin's own history keeps its own version table (core.db.migrate)
+    plugin_table = config.get_main_option("version_table")
     context.configure(
         connection=connection,
         target_metadata=metadata,
-        # a plugin's own history keeps its own version table (core.db.migrate)
-        version_table=config.get_main_option("version_table") or "alembic_version",
+        version_table=plugin_table or "alembic_version",
         render_as_batch=connection.dialect.name == "sqlite",
         render_item=render_item,
         compare_type=True,
     )
     with context.begin_transaction():
+        before = set(sa.inspect(connection).get_table_names()) if plugin_table else set()
         context.run_migrations()
+        if plugin_table:  # its tenant tables protected in the same transaction
+            protect_new_tenant_tables(connection, before)
 
 
 async def _run_online() -> None:

@@ -35,6 +35,7 @@ __all__ = [
     "downgrade",
     "head_revision",
     "plugin_revisions",
+    "protect_new_tenant_tables",
     "upgrade",
 ]
 
@@ -94,9 +95,7 @@ def upgrade(
     command.upgrade(alembic_config(url), revision)
     if plugins and current_revision(settings) == head_revision():
         for plugin_id, folder in sorted(plugins.items()):
-            before = _tables(settings)
             command.upgrade(alembic_config(url, (plugin_id, folder)), "heads")
-            _protect_new_tenant_tables(settings, _tables(settings) - before)
     _grant_app_role(settings)
 
 
@@ -140,35 +139,24 @@ def plugin_revisions(
     return found
 
 
-def _tables(settings: Settings) -> set[str]:
-    engine = sa.create_engine(sync_url(settings.migration_database_url), poolclass=sa.pool.NullPool)
-    try:
-        with engine.connect() as connection:
-            return set(sa.inspect(connection).get_table_names())
-    finally:
-        engine.dispose()
-
-
-def _protect_new_tenant_tables(settings: Settings, tables: set[str]) -> None:
-    """Row-level security for each new table with a ``tenant_id`` column (PostgreSQL), as
-    the core's own migrations give theirs; a policy the plugin made itself is kept."""
-    if settings.is_sqlite or not tables:
+def protect_new_tenant_tables(connection: sa.Connection, before: set[str]) -> None:
+    """Row-level security for each table with a ``tenant_id`` column made since ``before``
+    (the tables there were), on PostgreSQL, as the core's own migrations give theirs; a
+    policy the plugin made itself is kept. Run by the environment inside the transaction of
+    a plugin's revisions, so that no such table is ever committed unprotected."""
+    if connection.dialect.name != "postgresql":
         return
-    engine = sa.create_engine(sync_url(settings.migration_database_url), poolclass=sa.pool.NullPool)
-    try:
-        with engine.begin() as connection:
-            inspector = sa.inspect(connection)
-            for table in sorted(tables):
-                if "tenant_id" not in {c["name"] for c in inspector.get_columns(table)}:
-                    continue
-                has_policy = connection.execute(
-                    sa.text("SELECT count(*) FROM pg_policies WHERE tablename = :t"), {"t": table}
-                ).scalar()
-                if not has_policy:
-                    for statement in tenant_rls_statements(table):
-                        connection.execute(sa.text(statement))
-    finally:
-        engine.dispose()
+    inspector = sa.inspect(connection)
+    inspector.clear_cache()
+    for table in sorted(set(inspector.get_table_names()) - before):
+        if "tenant_id" not in {c["name"] for c in inspector.get_columns(table)}:
+            continue
+        has_policy = connection.execute(
+            sa.text("SELECT count(*) FROM pg_policies WHERE tablename = :t"), {"t": table}
+        ).scalar()
+        if not has_policy:
+            for statement in tenant_rls_statements(table):
+                connection.execute(sa.text(statement))
 
 
 def _app_role(settings: Settings) -> str | None:
