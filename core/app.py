@@ -10,6 +10,7 @@ from pathlib import Path
 
 import structlog
 from litestar import Litestar
+from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
@@ -43,6 +44,7 @@ from core.settings import Settings, load_settings
 from core.tenancy.routes import TenantAdminController, TenantPluginsController
 from core.version import __version__
 from core.web.access import enforce_access, route_permission
+from core.web.context import provide_plugin_context
 from core.web.deps import dependencies
 from core.web.errors import exception_handlers
 from core.web.health import healthz, readyz
@@ -192,7 +194,7 @@ def create_app(
             TenantPluginsController,
             *plugin_routers(host),
         ],
-        dependencies=dependencies,
+        dependencies={**dependencies, "plugin": Provide(provide_plugin_context)},
         guards=[enforce_access, refuse_unbounded_input],  # in this order: 401/404 first
         exception_handlers=exception_handlers,
         middleware=[

@@ -10,13 +10,13 @@ import asyncio
 import contextlib
 import os
 import socket
-from typing import Any
 
 import structlog
 
 from core.db.engine import Database
 from core.jobs.queue import claim_next, finish, retry_or_fail
 from core.jobs.registry import JobContext, JobHandler
+from core.pii.keyring import KeyRing
 from core.plugins.host import PluginHost
 from core.tenancy.models import Tenant
 from core.tenancy.service import context_of
@@ -34,7 +34,7 @@ class Worker:
         *,
         name: str | None = None,
         poll_interval: float = 1.0,
-        keyring: Any = None,
+        keyring: KeyRing | None = None,
     ) -> None:
         self.db = db
         self.host = host
@@ -70,9 +70,9 @@ class Worker:
                     tenant=ctx,
                     job_id=job.id,
                     attempt=job.attempts,
-                    db=self.db,
-                    keyring=self.keyring,
-                    host=self.host,
+                    _db=self.db,
+                    _keyring=self.keyring,
+                    _host=self.host,
                 ),
                 dict(job.payload),
             )

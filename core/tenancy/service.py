@@ -86,8 +86,13 @@ async def tenant_plugins(session: AsyncSession) -> list[TenantPlugin]:
 
 
 async def enabled_plugins(db: Database, ctx: TenantContext) -> frozenset[str]:
+    return frozenset(await enabled_plugin_settings(db, ctx))
+
+
+async def enabled_plugin_settings(db: Database, ctx: TenantContext) -> dict[str, dict[str, Any]]:
+    """The plugins the tenant enabled, each with its settings as stored (not validated)."""
     async with db.session(ctx) as session:
-        return frozenset(p.plugin_id for p in await tenant_plugins(session) if p.enabled)
+        return {p.plugin_id: dict(p.settings) for p in await tenant_plugins(session) if p.enabled}
 
 
 def _security_wanted(spec: TenantSpec) -> dict[str, Any]:

@@ -48,7 +48,7 @@ from core.identity.sessions import COOKIE, csrf_matches, session_user
 from core.plugins.models import TenantPlugin
 from core.tenancy.context import TenantContext
 from core.tenancy.models import Tenant, TenantStatus
-from core.tenancy.service import context_of, enabled_plugins, get_tenant
+from core.tenancy.service import context_of, enabled_plugin_settings, get_tenant
 from core.web.errors import ApiError
 from core.web.state import CoreState, RequestTenant, core_state
 
@@ -102,13 +102,19 @@ async def _load_tenant(core: CoreState, slug: str, cached: bool = False) -> Requ
         return None
     ctx = context_of(tenant)
     key = (ctx.id, tenant.config_version)
-    enabled = core.enabled_cache.get(key)
-    if enabled is None:
-        enabled = await enabled_plugins(core.db, ctx)
+    plugins = core.enabled_cache.get(key)
+    if plugins is None:
+        plugins = await enabled_plugin_settings(core.db, ctx)
         for stale in [k for k in core.enabled_cache if k[0] == ctx.id]:
             del core.enabled_cache[stale]
-        core.enabled_cache[key] = enabled
-    loaded = RequestTenant(ctx, tenant.config_version, dict(tenant.role_templates or {}), enabled)
+        core.enabled_cache[key] = plugins
+    loaded = RequestTenant(
+        ctx,
+        tenant.config_version,
+        dict(tenant.role_templates or {}),
+        frozenset(plugins),
+        plugins,
+    )
     core.recent_tenants[slug] = loaded
     return loaded
 

@@ -21,7 +21,7 @@ from core.plugins.models import TenantPlugin
 from core.tenancy.context import TenantContext, TenantContextMissing
 from core.web.state import CoreState, RequestTenant, core_state
 
-__all__ = ["after_commit", "dependencies", "notify_committed"]
+__all__ = ["after_commit", "dependencies", "notify_committed", "settings_of"]
 
 log = structlog.get_logger("madoguchi.web")
 
@@ -90,12 +90,21 @@ async def provide_plugin_settings(
     plugin_id = request.route_handler.opt.get("plugin")
     if plugin_id is None:
         raise RuntimeError("plugin_settings asked for outside a plugin route")
+    return await settings_of(request, plugin_id, session)
+
+
+async def settings_of(
+    request: Request[Any, Any, Any], plugin_id: str, session: AsyncSession
+) -> dict[str, Any]:
+    manifest = core_state(request.app.state).host.manifest(plugin_id)
+    tenant = _tenant_state(request)
+    if tenant is not None and plugin_id in tenant.plugin_settings:  # read by the gate
+        return manifest.validate_settings(tenant.plugin_settings[plugin_id])
     from sqlmodel import select
 
     row = (
         await session.exec(select(TenantPlugin).where(TenantPlugin.plugin_id == plugin_id))
     ).first()
-    manifest = core_state(request.app.state).host.manifest(plugin_id)
     return manifest.validate_settings(row.settings if row else {})
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,8 @@ class RequestTenant:
     version: int
     role_templates: dict[str, list[str]]
     enabled: frozenset[str]
+    # each enabled plugin's settings as stored at ``version`` (validated where they are used)
+    plugin_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -35,8 +38,9 @@ class CoreState:
     host: PluginHost
     authorizer: Authorizer
     keyring: KeyRing
-    # (tenant id, config version) -> enabled plugin ids; a version bump on any node misses
-    enabled_cache: dict[tuple[int, int], frozenset[str]] = field(default_factory=dict)
+    # (tenant id, config version) -> enabled plugin ids with their stored settings; a version
+    # bump on any node misses (every change of a tenant's plugins moves its version on)
+    enabled_cache: dict[tuple[int, int], dict[str, dict[str, Any]]] = field(default_factory=dict)
     # for routes that check access again inside their write transaction (``recheck_on_write``)
     # only: token hash -> Principal, tenant slug -> RequestTenant, for 30 s (the write
     # transaction reads them afresh, so a stale entry lets nothing through)

@@ -22,9 +22,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import (
     ApiError,
-    PersonalData,
+    PluginContext,
     TenantContext,
-    after_commit,
     refusals,
     utcnow,
 )
@@ -32,7 +31,7 @@ from plugins.intake.models import ChatSession, Inquiry, InquiryMessage
 from plugins.intake.normalize import InputError, one_line
 from plugins.intake.schemas import OneLine, StrictBody
 from plugins.intake.services import NewInquiry, add_inbound, create_inquiry
-from plugins.intake.web import notify_updated, relay_of
+from plugins.intake.web import notify_updated
 
 __all__ = ["ChatController"]
 
@@ -89,6 +88,7 @@ class ChatController(Controller):
         data: JSONBody[ChatStart],
         session: NamedDependency[AsyncSession],
         ctx: NamedDependency[TenantContext],
+        plugin: NamedDependency[PluginContext],
         plugin_settings: NamedDependency[dict[str, Any]],
     ) -> Response[dict[str, Any]]:
         if "chat" not in plugin_settings["channels"]:
@@ -97,9 +97,8 @@ class ChatController(Controller):
             one_line(data.name, "name")  # a name may end up in a mail header
         except InputError as exc:
             raise ApiError(422, exc.message, field=exc.field) from exc
-        core = request.app.state.core
-        relay = relay_of(request)
-        pd = PersonalData(core.db, session, core.keyring, ctx)
+        relay = plugin.hooks
+        pd = plugin.personal_data
         inquiry = await create_inquiry(
             session,
             pd,
@@ -118,10 +117,7 @@ class ChatController(Controller):
             )
         )
         uid = inquiry.uid
-        after_commit(
-            request,
-            lambda: relay.notify("on_inquiry_created", ctx=ctx, inquiry_uid=uid, channel="chat"),
-        )
+        plugin.notify("on_inquiry_created", inquiry_uid=uid, channel="chat")
         return Response(
             {"token": token, "receipt_no": inquiry.receipt_no},
             status_code=201,
@@ -135,13 +131,13 @@ class ChatController(Controller):
         data: JSONBody[ChatPost],
         session: NamedDependency[AsyncSession],
         ctx: NamedDependency[TenantContext],
+        plugin: NamedDependency[PluginContext],
         token: ChatToken = None,
     ) -> Response[dict[str, str]]:
         _, inquiry = await _chat(session, token)
-        core = request.app.state.core
-        pd = PersonalData(core.db, session, core.keyring, ctx)
+        pd = plugin.personal_data
         message = await add_inbound(session, pd, ctx, inquiry, "chat", data.body)
-        notify_updated(request, inquiry, ["inbound"])
+        notify_updated(plugin, inquiry, ["inbound"])
         return Response({"uid": message.uid}, status_code=201)
 
     @get("/messages", opt={"public": True}, responses=_BY_TOKEN)
@@ -150,12 +146,12 @@ class ChatController(Controller):
         request: Request[Any, Any, Any],
         session: NamedDependency[AsyncSession],
         ctx: NamedDependency[TenantContext],
+        plugin: NamedDependency[PluginContext],
         token: ChatToken = None,
     ) -> Response[list[dict[str, Any]]]:
         """The customer's conversation: their messages and the replies, never internal notes."""
         _, inquiry = await _chat(session, token)
-        core = request.app.state.core
-        pd = PersonalData(core.db, session, core.keyring, ctx)
+        pd = plugin.personal_data
         rows = (
             await session.exec(
                 select(InquiryMessage)

@@ -21,16 +21,11 @@ def smtp(ctx: click.Context, host: str, port: int, max_size: int) -> None:
     """Accept mail for the tenants' inbound addresses and turn it into inquiries."""
     from aiosmtpd.smtp import SMTP
 
-    from core import CliRuntime, KeyRing
+    from core import PluginProcess, run_plugin_process
     from plugins.intake.smtp import IntakeSMTPHandler
 
-    runtime: CliRuntime = ctx.ensure_object(CliRuntime)
-    runtime.ensure_schema()
-
-    async def serve() -> None:
-        handler = IntakeSMTPHandler(
-            runtime.settings.database_url, runtime.host, KeyRing(runtime.settings)
-        )
+    async def serve(process: PluginProcess) -> None:
+        handler = IntakeSMTPHandler(process)
         loop = asyncio.get_running_loop()
         server = await loop.create_server(
             lambda: SMTP(
@@ -44,6 +39,6 @@ def smtp(ctx: click.Context, host: str, port: int, max_size: int) -> None:
             await server.serve_forever()
 
     try:
-        asyncio.run(serve())
+        run_plugin_process(ctx, "intake", serve)
     except KeyboardInterrupt:
         return

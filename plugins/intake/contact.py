@@ -18,7 +18,7 @@ from litestar.di import NamedDependency
 from litestar.response import Template
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core import PersonalData, TenantContext, after_commit, load_or_create_key, page
+from core import PluginContext, TenantContext, page
 from plugins.intake import CONTACT_FIELDS
 from plugins.intake.normalize import (
     InputError,
@@ -29,7 +29,6 @@ from plugins.intake.normalize import (
 )
 from plugins.intake.outbox import RECEIPT, queue_mail
 from plugins.intake.services import NewInquiry, create_inquiry
-from plugins.intake.web import relay_of
 
 SUBMITS_PER_MINUTE = 20  # per client address: a person does not send more
 
@@ -48,9 +47,8 @@ __all__ = ["MIN_SECONDS", "contact_form", "contact_submit", "form_token"]
 MIN_SECONDS, MAX_SECONDS = 3, 7200
 
 
-def _key(request: Request[Any, Any, Any]) -> bytes:
-    core = request.app.state.core
-    return load_or_create_key(core.settings.var_dir / "keys" / "form.key", env="MADOGUCHI_FORM_KEY")
+def _key(plugin: PluginContext) -> bytes:
+    return plugin.secret("form")  # MADOGUCHI_INTAKE_FORM_KEY on every node of a cluster
 
 
 def form_token(key: bytes, tenant: str, issued: int) -> str:
@@ -92,12 +90,12 @@ def _read_fields(
 
 async def _form(
     request: Request[Any, Any, Any],
-    ctx: TenantContext,
-    settings: dict[str, Any],
+    plugin: PluginContext,
     status_code: int = 200,
     **extra: Any,
 ) -> Template:
-    token = form_token(_key(request), ctx.slug, int(time.time()))
+    ctx, settings = plugin.tenant, plugin.settings
+    token = form_token(_key(plugin), ctx.slug, int(time.time()))
     return await page(
         request,
         "intake/contact.html",
@@ -115,10 +113,9 @@ async def _form(
 @get("/t/{tenant:str}/contact", opt={"public": True}, include_in_schema=False)
 async def contact_form(
     request: Request[Any, Any, Any],
-    ctx: NamedDependency[TenantContext],
-    plugin_settings: NamedDependency[dict[str, Any]],
+    plugin: NamedDependency[PluginContext],
 ) -> Template:
-    return await _form(request, ctx, plugin_settings, values={})
+    return await _form(request, plugin, values={})
 
 
 @post(
@@ -130,6 +127,7 @@ async def contact_form(
 async def contact_submit(
     request: Request[Any, Any, Any],
     ctx: NamedDependency[TenantContext],
+    plugin: NamedDependency[PluginContext],
     session: NamedDependency[AsyncSession],
     plugin_settings: NamedDependency[dict[str, Any]],
 ) -> Template:
@@ -140,19 +138,17 @@ async def contact_submit(
     if "web" not in plugin_settings["channels"]:
         return await _form(
             request,
-            ctx,
-            plugin_settings,
+            plugin,
             404,
             values=values,
             error="このフォームは現在受け付けていません。",
         )
     if data.get("website") or not _token_ok(
-        _key(request), ctx.slug, data.get("token", ""), time.time()
+        _key(plugin), ctx.slug, data.get("token", ""), time.time()
     ):
         return await _form(
             request,
-            ctx,
-            plugin_settings,
+            plugin,
             400,
             values=values,
             error="送信を確認できませんでした。少し時間をおいて、もう一度送信してください。",
@@ -167,8 +163,7 @@ async def contact_submit(
     except InputError as exc:
         return await _form(
             request,
-            ctx,
-            plugin_settings,
+            plugin,
             422,
             values=values,
             error=exc.message,
@@ -177,12 +172,9 @@ async def contact_submit(
     postal, address = fields["postal_code"], fields["address"]
     full_address = " ".join(p for p in (postal and f"〒{postal}", address) if p) or None
     email = fields["email"]
-    core = request.app.state.core
-    relay = relay_of(request)
-    pd = PersonalData(core.db, session, core.keyring, ctx)
     inquiry = await create_inquiry(
         session,
-        pd,
+        plugin.personal_data,
         ctx,
         plugin_settings,
         NewInquiry(
@@ -196,15 +188,12 @@ async def contact_submit(
             email=email,
             address=full_address,
         ),
-        relay,
+        plugin.hooks,
     )
     uid = inquiry.uid
     if email:
         await queue_mail(session, RECEIPT, {"inquiry": uid})
-    after_commit(
-        request,
-        lambda: relay.notify("on_inquiry_created", ctx=ctx, inquiry_uid=uid, channel="web"),
-    )
+    plugin.notify("on_inquiry_created", inquiry_uid=uid, channel="web")
     return await page(
         request,
         "intake/contact_done.html",

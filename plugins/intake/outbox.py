@@ -20,8 +20,7 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core import Customer, JobContext, PersonalData, audit, enqueue_in, plugin_settings
-from plugins.intake import MANIFEST
+from core import Customer, JobContext, PersonalData, audit, enqueue_in
 from plugins.intake.models import Inquiry, InquiryMessage
 from plugins.intake.normalize import InputError, normalise_email
 
@@ -149,7 +148,7 @@ async def send_reply(job: JobContext, payload: dict[str, Any]) -> None:
 
 
 async def _send_reply(job: JobContext, session: AsyncSession, message: InquiryMessage) -> None:
-    pd = PersonalData(job.db, session, job.keyring, job.tenant)
+    pd = job.personal_data(session)
     inquiry = await session.get(Inquiry, message.inquiry_id)
     assert inquiry is not None
     to = await _recipient(session, pd, inquiry)
@@ -176,7 +175,7 @@ async def _send_reply(job: JobContext, session: AsyncSession, message: InquiryMe
     body = await pd.open_text("intake_message", "body", message.uid, message.body) or ""
     mail = _mail(
         job,
-        await plugin_settings(session, MANIFEST),
+        await job.settings(session, "intake"),
         to,
         f"Re: {subject or inquiry.receipt_no}",
         f"{body}\n\n受付番号: {inquiry.receipt_no}\n{job.tenant.display_name}\n",
@@ -193,7 +192,7 @@ async def _send_reply(job: JobContext, session: AsyncSession, message: InquiryMe
 async def send_receipt(job: JobContext, payload: dict[str, Any]) -> None:
     """The receipt of a web inquiry, to the address the customer gave."""
     async with job.session() as session:
-        pd = PersonalData(job.db, session, job.keyring, job.tenant)
+        pd = job.personal_data(session)
         inquiry = (
             await session.exec(select(Inquiry).where(Inquiry.uid == payload["inquiry"]))
         ).one()
@@ -203,7 +202,7 @@ async def send_receipt(job: JobContext, payload: dict[str, Any]) -> None:
             return  # nobody to write to, or no one address: a receipt is not worth a relay
         mail = _mail(
             job,
-            await plugin_settings(session, MANIFEST),
+            await job.settings(session, "intake"),
             to,
             f"お問い合わせを受け付けました【{inquiry.receipt_no}】",
             f"お問い合わせありがとうございます。\n受付番号: {inquiry.receipt_no}\n"

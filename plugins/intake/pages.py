@@ -12,7 +12,7 @@ from litestar.response import Redirect, Template
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core import ApiError, Customer, PersonalData, TenantContext, audit, page, utcnow
+from core import ApiError, Customer, PluginContext, TenantContext, audit, page, utcnow
 from plugins.intake.models import CannedReply, Inquiry, InquiryMessage, InquiryStatus, Queue
 from plugins.intake.services import (
     KNOWN_CHANNELS,
@@ -92,6 +92,7 @@ async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
 @get("/t/{tenant:str}/inquiries", opt={"permission": "inquiry:read"}, include_in_schema=False)
 async def inquiry_list(
     request: Request[Any, Any, Any],
+    plugin: NamedDependency[PluginContext],
     session: NamedDependency[AsyncSession],
     status: FromQuery[str | None] = None,
     channel: FromQuery[str | None] = None,
@@ -106,7 +107,7 @@ async def inquiry_list(
     else:
         statement = statement.where(col(Inquiry.status).in_(InquiryStatus.ACTIVE))
     if mine:
-        statement = statement.where(Inquiry.assignee_id == request.state.principal.user_id)
+        statement = statement.where(Inquiry.assignee_id == plugin.user_id)
     rows = (
         await session.exec(
             statement.order_by(col(Inquiry.priority), col(Inquiry.first_response_due)).limit(200)
@@ -153,11 +154,12 @@ async def inquiry_list(
 )
 async def take_next_page(
     request: Request[Any, Any, Any],
+    plugin: NamedDependency[PluginContext],
     session: NamedDependency[AsyncSession],
     ctx: NamedDependency[TenantContext],
 ) -> Redirect:
     queues = [q.id for q in (await session.exec(select(Queue))).all() if q.id is not None]
-    taken = await take_next(session, request.state.principal.user_id, queues)
+    taken = await take_next(session, plugin.user_id, queues)
     if taken is None:
         return _see_other(f"/t/{ctx.slug}/inquiries?none=1")
     return _see_other(f"/t/{ctx.slug}/inquiries/{taken.uid}")
@@ -172,13 +174,12 @@ async def inquiry_detail(
     request: Request[Any, Any, Any],
     uid: FromPath[str],
     session: NamedDependency[AsyncSession],
-    ctx: NamedDependency[TenantContext],
-    plugin_settings: NamedDependency[dict[str, Any]],
+    plugin: NamedDependency[PluginContext],
 ) -> Template:
     """One inquiry: banner with client and customer, the conversation, status and composer.
     Reading the conversation is an audited read of personal data."""
     inquiry = await inquiry_or_404(session, uid)
-    return await _detail(request, session, ctx, plugin_settings, inquiry)
+    return await _detail(request, plugin, inquiry)
 
 
 async def _verification(
@@ -198,14 +199,12 @@ async def _verification(
 
 async def _detail(
     request: Request[Any, Any, Any],
-    session: AsyncSession,
-    ctx: TenantContext,
-    settings: dict[str, Any],
+    plugin: PluginContext,
     inquiry: Inquiry,
     verification_url: str | None = None,
 ) -> Template:
-    core = request.app.state.core
-    pd = PersonalData(core.db, session, core.keyring, ctx)
+    session, settings = plugin.session, plugin.settings
+    pd = plugin.personal_data
     try:
         await pd.count_read(1)
     except PermissionError as exc:
@@ -279,16 +278,16 @@ async def inquiry_verification(
     uid: FromPath[str],
     session: NamedDependency[AsyncSession],
     ctx: NamedDependency[TenantContext],
-    plugin_settings: NamedDependency[dict[str, Any]],
+    plugin: NamedDependency[PluginContext],
 ) -> Template:
     """A one-time identity-verification link, shown once on the page it answers with (never
     put in a redirect's URL: it is a secret for the customer); 404 where the tenant's
     settings do not offer verification."""
-    if not plugin_settings["identity_verification"]:
+    if not plugin.settings["identity_verification"]:
         raise ApiError(404, "Identity verification is not offered here.")
     inquiry = await inquiry_or_404(session, uid)
-    path = await request_verification(session, ctx, inquiry, request.state.principal.user_id)
-    return await _detail(request, session, ctx, plugin_settings, inquiry, verification_url=path)
+    path = await request_verification(session, ctx, inquiry, plugin.user_id)
+    return await _detail(request, plugin, inquiry, verification_url=path)
 
 
 @post(
@@ -301,6 +300,7 @@ async def inquiry_message(
     uid: FromPath[str],
     session: NamedDependency[AsyncSession],
     ctx: NamedDependency[TenantContext],
+    plugin: NamedDependency[PluginContext],
 ) -> Redirect:
     data = await _form(request)
     body = (data.get("body") or "").strip()
@@ -312,8 +312,7 @@ async def inquiry_message(
     if not body:
         raise ApiError(422, "Write a message.", field="body")
     inquiry = await inquiry_or_404(session, uid)
-    core = request.app.state.core
-    pd = PersonalData(core.db, session, core.keyring, ctx)
+    pd = plugin.personal_data
     try:
         await add_message(
             session,
@@ -322,11 +321,11 @@ async def inquiry_message(
             inquiry,
             data.get("kind", "reply"),
             body[:20_000],
-            request.state.principal.user_id,
+            plugin.user_id,
         )
     except ChangeError as exc:
         raise ApiError(422, exc.message, field=exc.field) from exc
-    notify_updated(request, inquiry, [data.get("kind", "reply")])
+    notify_updated(plugin, inquiry, [data.get("kind", "reply")])
     return _see_other(f"/t/{ctx.slug}/inquiries/{uid}")
 
 
@@ -337,6 +336,7 @@ async def inquiry_message(
 )
 async def inquiry_update(
     request: Request[Any, Any, Any],
+    plugin: NamedDependency[PluginContext],
     uid: FromPath[str],
     session: NamedDependency[AsyncSession],
     ctx: NamedDependency[TenantContext],
@@ -347,7 +347,7 @@ async def inquiry_update(
     inquiry = await inquiry_or_404(session, uid)
     assignee = data.get("assignee", "")
     assignee_id = int(assignee) if assignee.isdigit() else None
-    await check_assignee(request, session, assignee_id)
+    await check_assignee(plugin, assignee_id)
     try:
         changes = await update_inquiry(
             session,
@@ -363,7 +363,7 @@ async def inquiry_update(
     except ChangeError as exc:
         raise ApiError(422, exc.message, field=exc.field) from exc
     if changes:
-        notify_updated(request, inquiry, changes)
+        notify_updated(plugin, inquiry, changes)
     return _see_other(f"/t/{ctx.slug}/inquiries/{uid}")
 
 

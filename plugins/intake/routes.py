@@ -25,9 +25,8 @@ from core import (
     INT_MAX,
     ApiError,
     Customer,
-    PersonalData,
+    PluginContext,
     TenantContext,
-    after_commit,
     audit,
     refusals,
 )
@@ -63,7 +62,7 @@ from plugins.intake.services import (
     update_inquiry,
 )
 from plugins.intake.vocabulary import VocabularyError, read_vocabulary, save_vocabulary
-from plugins.intake.web import check_assignee, inquiry_or_404, notify_updated, relay_of
+from plugins.intake.web import check_assignee, inquiry_or_404, notify_updated
 from plugins.intake.writer import Submission, writer_of
 
 log = structlog.get_logger("madoguchi.intake")
@@ -71,10 +70,6 @@ log = structlog.get_logger("madoguchi.intake")
 
 def _error(status: int, message: str, field: str | None = None) -> Exception:
     return ApiError(status, message, field=field)
-
-
-def _core(request: Request[Any, Any, Any]) -> Any:
-    return request.app.state.core
 
 
 async def _queues(session: AsyncSession) -> dict[int, str]:
@@ -158,6 +153,7 @@ class InquiryController(Controller):
         data: JSONBody[InquiryCreate],
         ctx: NamedDependency[TenantContext],
         request: Request[Any, Any, Any],
+        plugin: NamedDependency[PluginContext],
         key: IdempotencyKey = None,
     ) -> Response[dict[str, Any]]:
         """Register an inquiry. With ``Idempotency-Key`` a repeat replays the stored answer
@@ -174,7 +170,7 @@ class InquiryController(Controller):
         except InputError as exc:
             raise _error(422, exc.message, exc.field) from exc
         claim = request.state.access_claim
-        relay = relay_of(request)
+        relay = plugin.hooks
         inquiry = NewInquiry(
             channel=data.channel,
             subject=data.subject,
@@ -205,6 +201,7 @@ class InquiryController(Controller):
     async def index(
         self,
         request: Request[Any, Any, Any],
+        plugin: NamedDependency[PluginContext],
         session: NamedDependency[AsyncSession],
         status: FromQuery[StatusName | None] = None,
         queue: Annotated[str | None, QueryParameter(max_length=63)] = None,
@@ -220,7 +217,7 @@ class InquiryController(Controller):
             ids = [i for i, slug in queues.items() if slug == queue]
             statement = statement.where(col(Inquiry.queue_id).in_(ids))
         if mine:
-            statement = statement.where(Inquiry.assignee_id == request.state.principal.user_id)
+            statement = statement.where(Inquiry.assignee_id == plugin.user_id)
         rows = (
             await session.exec(
                 statement.order_by(col(Inquiry.priority), col(Inquiry.id))
@@ -243,12 +240,12 @@ class InquiryController(Controller):
         uid: FromPath[str],
         session: NamedDependency[AsyncSession],
         ctx: NamedDependency[TenantContext],
+        plugin: NamedDependency[PluginContext],
     ) -> Response[InquiryDetail]:
         """The inquiry with its conversation; free text is personal data, so the read is
         audited (``pii.read``) and counts toward the hourly limits."""
         inquiry = await inquiry_or_404(session, uid)
-        core = _core(request)
-        pd = PersonalData(core.db, session, core.keyring, ctx)
+        pd = plugin.personal_data
         try:
             await pd.count_read(1)
         except PermissionError as exc:  # the hourly hard limit
@@ -289,12 +286,13 @@ class InquiryController(Controller):
     async def update(
         self,
         request: Request[Any, Any, Any],
+        plugin: NamedDependency[PluginContext],
         uid: FromPath[str],
         data: JSONBody[InquiryUpdate],
         session: NamedDependency[AsyncSession],
     ) -> InquiryRead:
         inquiry = await inquiry_or_404(session, uid)
-        await check_assignee(request, session, data.assignee_id)
+        await check_assignee(plugin, data.assignee_id)
         try:
             changes = await update_inquiry(
                 session,
@@ -310,7 +308,7 @@ class InquiryController(Controller):
         except ChangeError as exc:
             raise _error(422, exc.message, exc.field) from exc
         if changes:
-            notify_updated(request, inquiry, changes)
+            notify_updated(plugin, inquiry, changes)
         return await _read(session, inquiry)
 
     @post("/{uid:str}/messages", opt={"permission": "inquiry:reply"}, responses=_INQUIRY_REFUSALS)
@@ -321,15 +319,13 @@ class InquiryController(Controller):
         data: JSONBody[MessageCreate],
         session: NamedDependency[AsyncSession],
         ctx: NamedDependency[TenantContext],
+        plugin: NamedDependency[PluginContext],
     ) -> Response[MessageRead]:
         """A reply to the customer or an internal note, bound server-side to this inquiry."""
         inquiry = await inquiry_or_404(session, uid)
-        core = _core(request)
-        pd = PersonalData(core.db, session, core.keyring, ctx)
-        message = await add_message(
-            session, pd, ctx, inquiry, data.kind, data.body, request.state.principal.user_id
-        )
-        notify_updated(request, inquiry, [data.kind])
+        pd = plugin.personal_data
+        message = await add_message(session, pd, ctx, inquiry, data.kind, data.body, plugin.user_id)
+        notify_updated(plugin, inquiry, [data.kind])
         return Response(
             MessageRead(
                 uid=message.uid,
@@ -353,6 +349,7 @@ class InquiryController(Controller):
     async def take(
         self,
         request: Request[Any, Any, Any],
+        plugin: NamedDependency[PluginContext],
         session: NamedDependency[AsyncSession],
         queue: Annotated[str | None, QueryParameter(max_length=63)] = None,
     ) -> Response[InquiryRead | None]:
@@ -360,10 +357,10 @@ class InquiryController(Controller):
         when none is waiting."""
         queues = await _queues(session)
         ids = [i for i, slug in queues.items() if queue in (None, slug)]
-        taken = await take_next(session, request.state.principal.user_id, ids)
+        taken = await take_next(session, plugin.user_id, ids)
         if taken is None:
             return Response(None, status_code=204)
-        notify_updated(request, taken, ["assignee", "status"])
+        notify_updated(plugin, taken, ["assignee", "status"])
         return Response(await _read(session, taken, queues))
 
 
@@ -514,17 +511,17 @@ class CallController(Controller):
         data: JSONBody[CallIn],
         session: NamedDependency[AsyncSession],
         ctx: NamedDependency[TenantContext],
+        plugin: NamedDependency[PluginContext],
         plugin_settings: NamedDependency[dict[str, Any]],
     ) -> Response[dict[str, Any]]:
         """One call; a call id sent before answers 200 with the same inquiry."""
-        core = _core(request)
-        pd = PersonalData(core.db, session, core.keyring, ctx)
+        pd = plugin.personal_data
         try:
-            logged = await log_call(session, pd, ctx, plugin_settings, data, relay_of(request))
+            logged = await log_call(session, pd, ctx, plugin_settings, data, plugin.hooks)
         except InputError as exc:
             raise _error(422, exc.message, exc.field) from exc
         if not logged.duplicate:
-            _notify_call(request, ctx, logged)
+            _notify_call(plugin, logged)
         return Response(logged.__dict__, status_code=200 if logged.duplicate else 201)
 
     @post(
@@ -545,6 +542,7 @@ class CallController(Controller):
         request: Request[Any, Any, Any],
         session: NamedDependency[AsyncSession],
         ctx: NamedDependency[TenantContext],
+        plugin: NamedDependency[PluginContext],
         plugin_settings: NamedDependency[dict[str, Any]],
     ) -> dict[str, Any]:
         """A CSV of call logs (UTF-8, header row). All rows or none."""
@@ -560,13 +558,12 @@ class CallController(Controller):
             calls = parse_csv(text)
         except InputError as exc:
             raise _error(422, exc.message, exc.field) from exc
-        core = _core(request)
-        pd = PersonalData(core.db, session, core.keyring, ctx)
-        relay = relay_of(request)
+        pd = plugin.personal_data
+        relay = plugin.hooks
         results = [await log_call(session, pd, ctx, plugin_settings, call, relay) for call in calls]
         for logged in results:
             if not logged.duplicate:
-                _notify_call(request, ctx, logged)
+                _notify_call(plugin, logged)
         return {
             "rows": len(results),
             "stored": sum(not r.duplicate for r in results),
@@ -575,18 +572,7 @@ class CallController(Controller):
         }
 
 
-def _notify_call(request: Request[Any, Any, Any], ctx: TenantContext, logged: Any) -> None:
-    relay = relay_of(request)
+def _notify_call(plugin: PluginContext, logged: Any) -> None:
     if logged.created:
-        after_commit(
-            request,
-            lambda: relay.notify(
-                "on_inquiry_created", ctx=ctx, inquiry_uid=logged.inquiry_uid, channel="phone"
-            ),
-        )
-    after_commit(
-        request,
-        lambda: relay.notify(
-            "on_call_logged", ctx=ctx, inquiry_uid=logged.inquiry_uid, call_id=logged.call_id
-        ),
-    )
+        plugin.notify("on_inquiry_created", inquiry_uid=logged.inquiry_uid, channel="phone")
+    plugin.notify("on_call_logged", inquiry_uid=logged.inquiry_uid, call_id=logged.call_id)

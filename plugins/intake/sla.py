@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from core import JobContext, audit, enabled_plugins, enqueue_in, utcnow
+from core import JobContext, audit, enqueue_in, utcnow
 from plugins.intake.models import Inquiry, InquiryStatus
 from plugins.intake.services import at_risk, breached
 
@@ -43,9 +43,5 @@ async def check_sla(job: JobContext, payload: dict[str, Any]) -> None:
             await audit(session, f"inquiry.{kind}", object_type="inquiry", object_id=uid)
         if payload.get("repeat", True):
             await enqueue_in(session, SLA_CHECK, {"repeat": True}, max_attempts=3, delay=EVERY)
-    if events and job.host is not None:
-        relay = job.host.relay(job.tenant, await enabled_plugins(job.db, job.tenant))
-        for uid, kind in events:
-            await relay.notify(
-                "on_inquiry_updated", ctx=job.tenant, inquiry_uid=uid, changes=[kind]
-            )
+    for uid, kind in events:  # once committed
+        await job.notify("on_inquiry_updated", inquiry_uid=uid, changes=[kind])

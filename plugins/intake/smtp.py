@@ -18,15 +18,11 @@ from sqlmodel import col, select
 from core import (
     Actor,
     Customer,
-    Database,
-    KeyRing,
     PersonalData,
-    PluginHost,
+    PluginProcess,
     TenantContext,
     acting_as,
-    enabled_plugins,
     new_uid,
-    plugin_settings_by_tenant,
 )
 from plugins.intake.addresses import tenant_addresses
 from plugins.intake.mail import MailError, ParsedMail, parse_mail
@@ -40,12 +36,11 @@ REFRESH_SECONDS = 30
 
 
 class IntakeSMTPHandler:
-    """An aiosmtpd handler. Create it inside the loop that serves SMTP (it opens the database)."""
+    """An aiosmtpd handler on the intake plugin's :class:`core.PluginProcess` (made inside
+    the loop that serves SMTP)."""
 
-    def __init__(self, database_url: str, host: PluginHost, keyring: KeyRing) -> None:
-        self.db = Database(database_url)
-        self.host = host
-        self.keyring = keyring
+    def __init__(self, process: PluginProcess) -> None:
+        self.process = process
         self._addresses: dict[str, tuple[TenantContext, dict[str, Any]]] = {}
         self._loaded = 0.0
 
@@ -53,10 +48,10 @@ class IntakeSMTPHandler:
         if time.monotonic() - self._loaded < REFRESH_SECONDS:
             return self._addresses
         found: dict[str, tuple[TenantContext, dict[str, Any]]] = {}
-        for ctx, settings in await plugin_settings_by_tenant(self.db, self.host, "intake"):
+        for ctx, settings in await self.process.tenants():
             if "email" in settings["channels"]:
                 # the rows, unique across tenants, not the settings: no address has two tenants
-                async with self.db.session(ctx) as session:
+                async with self.process.session(ctx) as session:
                     for address in await tenant_addresses(session):
                         found[address] = (ctx, settings)
         self._addresses, self._loaded = found, time.monotonic()
@@ -88,9 +83,9 @@ class IntakeSMTPHandler:
         return f"250 2.0.0 Accepted {' '.join(receipts)}"
 
     async def _store(self, ctx: TenantContext, settings: dict[str, Any], mail: ParsedMail) -> str:
-        relay = self.host.relay(ctx, await enabled_plugins(self.db, ctx))
-        async with self.db.session(ctx) as session:
-            pd = PersonalData(self.db, session, self.keyring, ctx)
+        relay = self.process.hooks(ctx, await self.process.enabled(ctx))
+        async with self.process.session(ctx) as session:
+            pd = self.process.personal_data(session, ctx)
             inquiry = await self._thread(session, pd, mail)
             created = inquiry is None
             if inquiry is None:

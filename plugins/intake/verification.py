@@ -30,7 +30,16 @@ from litestar.response import Template
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core import ApiError, Customer, PersonalData, TenantContext, audit, page, refusals, utcnow
+from core import (
+    ApiError,
+    Customer,
+    PluginContext,
+    TenantContext,
+    audit,
+    page,
+    refusals,
+    utcnow,
+)
 from plugins.intake.models import Inquiry, Verification
 from plugins.intake.web import inquiry_or_404
 
@@ -171,6 +180,7 @@ class VerificationController(Controller):
     async def create_link(
         self,
         request: Request[Any, Any, Any],
+        plugin: NamedDependency[PluginContext],
         uid: FromPath[str],
         session: NamedDependency[AsyncSession],
         ctx: NamedDependency[TenantContext],
@@ -180,7 +190,7 @@ class VerificationController(Controller):
         tenant's settings do not offer identity verification."""
         _offered(plugin_settings)
         inquiry = await inquiry_or_404(session, uid)
-        url = await request_verification(session, ctx, inquiry, request.state.principal.user_id)
+        url = await request_verification(session, ctx, inquiry, plugin.user_id)
         return Response(
             {"url": url, "expires_in_minutes": 30},
             status_code=201,
@@ -194,6 +204,7 @@ class VerificationController(Controller):
         uid: FromPath[str],
         session: NamedDependency[AsyncSession],
         ctx: NamedDependency[TenantContext],
+        plugin: NamedDependency[PluginContext],
         plugin_settings: NamedDependency[dict[str, Any]],
     ) -> dict[str, Any]:
         """The latest link's result, per field (never a value), and the customer's masked
@@ -205,10 +216,9 @@ class VerificationController(Controller):
             return {"status": "none", "checks": {}, "masked": {}}
         masked: dict[str, Any] = {}
         if inquiry.customer_id is not None and latest.used_at is not None:
-            core = request.app.state.core
             customer = await session.get(Customer, inquiry.customer_id)
             if customer is not None:
-                [shown] = await PersonalData(core.db, session, core.keyring, ctx).view([customer])
+                [shown] = await plugin.personal_data.view([customer])
                 masked = {k: shown[k] for k in latest.checks}
         return {
             "status": verification_state(latest),
@@ -272,6 +282,7 @@ async def verify_submit(
     token: FromPath[str],
     session: NamedDependency[AsyncSession],
     ctx: NamedDependency[TenantContext],
+    plugin: NamedDependency[PluginContext],
     plugin_settings: NamedDependency[dict[str, Any]],
 ) -> Template:
     """Compare what the customer entered with the record, field by field; one use only (the
@@ -289,8 +300,7 @@ async def verify_submit(
             error="すべての項目を入力してください。",
             status_code=422,
         )
-    core = request.app.state.core
-    pd = PersonalData(core.db, session, core.keyring, ctx)
+    pd = plugin.personal_data
     inquiry = await session.get(Inquiry, row.inquiry_id)
     assert inquiry is not None
     customer = await session.get(Customer, inquiry.customer_id) if inquiry.customer_id else None

@@ -8,11 +8,11 @@ from typing import Any
 
 from sqlmodel import select
 
-from core import JobContext, JobHandler, PluginManifest, enqueue, hookimpl
+from core import JobContext, JobHandler, PluginManifest, hookimpl
 from core.db.base import utcnow
 from core.db.engine import Database
 from core.jobs.models import Job, JobStatus
-from core.jobs.queue import backoff, claim_next
+from core.jobs.queue import backoff, claim_next, enqueue
 from core.jobs.worker import Worker
 from core.plugins.host import PluginHost
 from core.plugins.models import TenantPlugin

@@ -9,14 +9,13 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from litestar import Request, post
+from litestar import post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.testing import AsyncTestClient
 from sqlmodel import select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core import ApiError, PluginManifest, TenantContext, hookimpl
+from core import ApiError, PluginContext, PluginManifest, TenantContext, hookimpl
 from core.app import create_app
 from core.db.engine import Database
 from core.logging import configure_logging
@@ -88,16 +87,15 @@ class BrokenAsync:
 
 @post("/api/v1/t/{tenant:str}/probe/{uid:str}", opt={"permission": "inquiry:reply"})
 async def probe(
-    request: Request[Any, Any, Any],
     uid: FromPath[str],
-    session: NamedDependency[AsyncSession],
+    plugin: NamedDependency[PluginContext],
     fail: FromQuery[bool],
 ) -> dict[str, str]:
     """Raises the priority and tells the plugins after commit; with ``fail``, refuses after
     that (the transaction rolls back)."""
-    inquiry = await inquiry_or_404(session, uid)
+    inquiry = await inquiry_or_404(plugin.session, uid)
     inquiry.priority = 1
-    notify_updated(request, inquiry, ["priority"])
+    notify_updated(plugin, inquiry, ["priority"])
     if fail:
         raise ApiError(409, "refused after the change was made")
     return {"uid": uid}

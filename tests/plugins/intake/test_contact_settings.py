@@ -47,7 +47,9 @@ async def test_the_form_shows_and_checks_what_the_tenant_configured(
     names = set(re.findall(r'<(?:input|select|textarea)[^>]* name="([a-z_]+)"', contact.group(0)))
     assert names == {"token", "website", "name", "phone", "category", "body"}
     assert "事故の連絡" in form.text and "メールアドレス" not in form.text
-    key = load_or_create_key(settings.var_dir / "keys" / "form.key", env="MADOGUCHI_FORM_KEY")
+    key = load_or_create_key(
+        settings.var_dir / "keys" / "plugin-intake-form.key", env="MADOGUCHI_INTAKE_FORM_KEY"
+    )
     token = form_token(key, "kaede-sonpo", int(time.time()) - 30)
     base = {"token": token, "name": "楓 次郎", "body": "車をぶつけてしまいました。"}
     no_phone = await client.post("/t/kaede-sonpo/contact", data={**base, "category": "事故の連絡"})

@@ -17,8 +17,8 @@ from sqlmodel import select
 
 from core.app import create_app
 from core.cli.main import cli
+from core.cli.process import PluginProcess
 from core.db.engine import Database
-from core.pii.keyring import KeyRing
 from core.plugins.host import PluginHost
 from core.settings import Settings
 from core.tenancy.manifest import ManifestError, parse_manifest
@@ -175,7 +175,7 @@ async def test_the_listener_routes_by_the_address_rows_not_by_settings(
     async with db.session(zelkova) as session:  # as an older version could have stored it
         row = (await session.exec(select(TenantPlugin))).one()
         row.settings = {**row.settings, "inbound_addresses": [INBOX]}
-    handler = IntakeSMTPHandler(settings.database_url, host, KeyRing(settings))
+    handler = IntakeSMTPHandler(PluginProcess("intake", settings, host))
     port = free_port()
     server = await asyncio.get_running_loop().create_server(
         lambda: SMTP(handler, enable_SMTPUTF8=True), "127.0.0.1", port
@@ -193,7 +193,7 @@ async def test_the_listener_routes_by_the_address_rows_not_by_settings(
     finally:
         server.close()
         await server.wait_closed()
-        await handler.db.dispose()
+        await handler.process.close()
     counts = {}
     for ctx in (kaede, zelkova):
         async with db.session(ctx) as session:

@@ -21,7 +21,9 @@ LIST = "taro@example.jp, jiro@example.jp, saburo@example.jp"
 
 
 def _contact(settings: Settings, **fields: str) -> dict[str, str]:
-    key = load_or_create_key(settings.var_dir / "keys" / "form.key", env="MADOGUCHI_FORM_KEY")
+    key = load_or_create_key(
+        settings.var_dir / "keys" / "plugin-intake-form.key", env="MADOGUCHI_INTAKE_FORM_KEY"
+    )
     token = form_token(key, "honey", int(time.time()) - 30)
     return {"token": token, "name": "山田 太郎", "body": "問い合わせです", **fields}
 

@@ -215,7 +215,9 @@ async def test_contact_form_with_spam_protection(
     }
     too_fast = await client.post("/t/honey/contact", data={**fields, "token": fresh})
     assert too_fast.status_code == 400
-    key = load_or_create_key(settings.var_dir / "keys" / "form.key", env="MADOGUCHI_FORM_KEY")
+    key = load_or_create_key(
+        settings.var_dir / "keys" / "plugin-intake-form.key", env="MADOGUCHI_INTAKE_FORM_KEY"
+    )
     aged = form_token(key, "honey", int(time.time()) - 30)  # as if the customer typed for 30 s
     bot = await client.post(
         "/t/honey/contact", data={**fields, "token": aged, "website": "http://spam"}

@@ -15,6 +15,7 @@ import pytest
 from aiosmtpd.smtp import SMTP
 from sqlmodel import col, select
 
+from core.cli.process import PluginProcess
 from core.db.engine import Database
 from core.pii.access import PersonalData
 from core.pii.keyring import KeyRing
@@ -37,7 +38,7 @@ async def listener(settings: Settings, db: Database, host: PluginHost) -> Any:
         {"intake": {"settings": {"channels": ["email"], "inbound_addresses": [INBOX]}}},
     )
     await make_tenant(db, host, "no-mail", {"intake": {"settings": {"channels": ["web"]}}})
-    handler = IntakeSMTPHandler(settings.database_url, host, KeyRing(settings))
+    handler = IntakeSMTPHandler(PluginProcess("intake", settings, host))
     port = free_port()
     server = await asyncio.get_running_loop().create_server(
         lambda: SMTP(handler, data_size_limit=2_000_000, enable_SMTPUTF8=True), "127.0.0.1", port
@@ -45,7 +46,7 @@ async def listener(settings: Settings, db: Database, host: PluginHost) -> Any:
     yield port, ctx, handler
     server.close()
     await server.wait_closed()
-    await handler.db.dispose()
+    await handler.process.close()
 
 
 async def send(port: int, message: Any, to: str = INBOX) -> Any:
