@@ -16,7 +16,7 @@ from core.db.statements import TENANT, Read, TenantStatement, defer, run_deferre
 from core.db.statements import run as run_statement
 from core.db.upsert import insert_ignore
 from core.jobs.queue import enqueue_in
-from core.jobs.registry import JobContext, JobHandler
+from core.jobs.registry import JobContext, JobHandler, TenantServices
 from core.pii.access import PersonalData, PurposeRequired
 from core.pii.models import Customer
 from core.plugins.api import (
@@ -71,6 +71,7 @@ __all__ = [
     "TenantContext",
     "TenantRelay",
     "TenantScoped",
+    "TenantServices",
     "TenantStatement",
     "__version__",
     "acting_as",

@@ -222,10 +222,15 @@ def host() -> PluginHost:
     return build_host(load_settings())
 
 
+TEST_SETTINGS: dict[int, Settings] = {}  # id of a ``db`` fixture's Database -> its settings
+
+
 @pytest.fixture
 async def db(settings: Settings) -> AsyncIterator[Database]:
     database = Database(settings.database_url)
+    TEST_SETTINGS[id(database)] = settings
     yield database
+    TEST_SETTINGS.pop(id(database), None)
     await database.dispose()
 
 
@@ -243,9 +248,21 @@ async def make_tenant(
         "plugins": plugins or {},
         **fields,
     }
-    [change] = await apply_specs(db, host, [parse_manifest(data, host)])
+    services = services_of(db, host)
+    [change] = await apply_specs(db, host, [parse_manifest(data, host)], services=services)
     assert change.context is not None
     return change.context
+
+
+def services_of(db: Database, host: PluginHost) -> Any:
+    """What hooks get as ``services`` in a test (the key ring of the test's settings when the
+    database is the ``db`` fixture's)."""
+    from core.jobs.registry import TenantServices
+    from core.pii.keyring import KeyRing
+
+    settings = TEST_SETTINGS.get(id(db))
+    keyring = KeyRing(settings) if settings is not None else None
+    return lambda ctx: TenantServices(tenant=ctx, _db=db, _keyring=keyring, _host=host)
 
 
 @pytest.fixture

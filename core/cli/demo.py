@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from core.approvals.models import Status
 from core.approvals.service import Requester, decide, held_roles, request_grant
 from core.audit.log import Actor, acting_as
-from core.cli.runtime import Runtime
+from core.cli.runtime import Runtime, services_for
 from core.db.engine import Database
 from core.identity.models import User
 from core.identity.service import create_token, create_user
@@ -54,7 +54,7 @@ DEMO_STAFF: list[tuple[str, str, list[tuple[str, str | None]]]] = [
 
 async def load_demo(db: Database, runtime: Runtime, console: Console) -> None:
     specs = load_manifests(runtime.settings.tenants_dir, runtime.host)
-    changes = await apply_specs(db, runtime.host, specs)
+    changes = await apply_specs(db, runtime.host, specs, services=services_for(runtime, db))
     for change in changes:
         console.print(f"tenant {change.slug}: {'created' if change.created else 'ready'}")
     keyring = KeyRing(runtime.settings)

@@ -10,7 +10,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from core.cli.runtime import Runtime, run
+from core.cli.runtime import Runtime, run, services_for
 from core.db import migrate
 from core.db.engine import Database
 
@@ -213,7 +213,10 @@ def tenant_apply(ctx: click.Context, path: Path) -> None:
     except ManifestError as exc:
         raise click.ClickException(str(exc)) from None
     try:
-        changes = run(runtime, lambda db: apply_specs(db, runtime.host, specs))
+        changes = run(
+            runtime,
+            lambda db: apply_specs(db, runtime.host, specs, services=services_for(runtime, db)),
+        )
     except ManifestError as exc:  # refused by a plugin's check of its settings
         raise click.ClickException(str(exc)) from None
     for change in changes:

@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.cli.runtime import Runtime
 from core.db.engine import Database
+from core.jobs.registry import TenantServices
 from core.pii.access import PersonalData
 from core.pii.keyring import KeyRing
 from core.plugins.host import PluginHost
@@ -77,11 +78,14 @@ class PluginProcess:
         return await plugin_settings(session, self._manifest)
 
     async def notify(self, tenant: TenantContext, hook: str, **kwargs: Any) -> None:
-        """Call the tenant's enabled plugins' ``on_*`` hook ``hook`` now (``ctx`` is passed
-        for you): after the transaction that made the change has committed. One plugin that
+        """Call the tenant's enabled plugins' ``on_*`` hook ``hook`` now (``ctx`` and
+        ``services`` are passed for you): after the transaction that made the change has committed. One plugin that
         fails is logged and does not stop the others."""
-        relay = self._host.relay(tenant, await enabled_plugins(self._db, tenant))
-        await relay.notify(hook, ctx=tenant, **kwargs)
+        await self.services(tenant).notify(hook, **kwargs)
+
+    def services(self, tenant: TenantContext) -> TenantServices:
+        """The tenant's :class:`TenantServices` (what hooks get as ``services``)."""
+        return TenantServices(tenant=tenant, _db=self._db, _keyring=self._keyring, _host=self._host)
 
     def hooks(self, tenant: TenantContext, enabled: frozenset[str]) -> Any:
         """The tenant's enabled plugins' hooks, to call one that answers (``resolve_queue``)."""

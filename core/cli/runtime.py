@@ -12,11 +12,14 @@ import structlog
 
 from core.db import migrate
 from core.db.engine import Database
+from core.jobs.registry import TenantServices
 from core.logging import configure_logging
+from core.pii.keyring import KeyRing
 from core.plugins.host import PluginHost
 from core.settings import Settings, load_settings
+from core.tenancy.context import TenantContext
 
-__all__ = ["Runtime", "run"]
+__all__ = ["Runtime", "run", "services_for"]
 
 T = TypeVar("T")
 
@@ -63,6 +66,12 @@ class Runtime:
             yield db
         finally:
             await db.dispose()
+
+
+def services_for(runtime: Runtime, db: Database) -> Callable[[TenantContext], TenantServices]:
+    """What hooks get as ``services`` for a tenant, from a command line's database."""
+    keyring = KeyRing(runtime.settings)
+    return lambda ctx: TenantServices(tenant=ctx, _db=db, _keyring=keyring, _host=runtime.host)
 
 
 def run(runtime: Runtime, work: Callable[[Database], Awaitable[T]]) -> T:

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from litestar.types import ControllerRouterHandler
     from sqlmodel.ext.asyncio.session import AsyncSession
 
-    from core.jobs.registry import JobHandler
+    from core.jobs.registry import JobHandler, TenantServices
     from core.plugins.api import MenuItem, PermissionSpec, PortalSection
     from core.tenancy.context import TenantContext
 
@@ -131,29 +131,33 @@ def register_cli_commands() -> list[click.Command]:
 
 # ---------------------------------------------------------------------------------------
 # on_*: notifications for one tenant, only to the plugins that tenant enabled; sent with
-# TenantRelay.notify after commit, each implementation on its own (a failure is logged)
+# TenantRelay.notify after commit, each implementation on its own (a failure is logged).
+# ``services`` (core.TenantServices: a session bound to the tenant, personal data, settings,
+# jobs) may be left out of an implementation's arguments, as any hook argument may.
 # ---------------------------------------------------------------------------------------
 
 
 @hookspec
-def on_tenant_onboarded(ctx: TenantContext) -> Awaitable[None] | None:
+def on_tenant_onboarded(ctx: TenantContext, services: TenantServices) -> Awaitable[None] | None:
     """Called after a tenant is created (from a manifest, the API or the console).
 
     Runs after the creating transaction committed, once per new tenant, for the plugins the
     new tenant enabled. May be a coroutine function (awaited); the return value is ignored.
-    Implement it to create per-tenant defaults (queues, templates).
+    Implement it to create per-tenant defaults (queues, templates): ``services`` (a
+    :class:`core.TenantServices`) gives a session bound to the new tenant and jobs.
     """
 
 
 @hookspec
 def on_plugin_enabled(
-    ctx: TenantContext, plugin_id: str, settings: dict[str, Any]
+    ctx: TenantContext, plugin_id: str, settings: dict[str, Any], services: TenantServices
 ) -> Awaitable[None] | None:
     """Called after a plugin is enabled for a tenant, or its settings change while enabled.
 
     Sent to every plugin the tenant has enabled (including the one just enabled), after the
-    change committed; ``settings`` are the validated settings with defaults filled in.
-    May be a coroutine function (awaited); the return value is ignored.
+    change committed; ``settings`` are the validated settings with defaults filled in,
+    ``services`` the tenant's :class:`core.TenantServices`. May be a coroutine function
+    (awaited); the return value is ignored.
     """
 
 

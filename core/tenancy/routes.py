@@ -55,7 +55,7 @@ class TenantAdminController(Controller):
         if await get_tenant(session, spec.slug) is not None:
             raise ApiError(409, f"Tenant {spec.slug} exists already; use PATCH.", field="slug")
         await session.close()
-        changes = await apply_specs(core.db, core.host, [spec])
+        changes = await apply_specs(core.db, core.host, [spec], services=core.services)
         return Response(await self._result(core, spec.slug, changes[0].changes), status_code=201)
 
     @get("/{slug:str}", opt={"permission": "tenant:read"}, responses=refusals(404))
@@ -97,7 +97,7 @@ class TenantAdminController(Controller):
                 merged[key] = value
         spec = parse_manifest(merged, core.host)
         await session.close()
-        changes = await apply_specs(core.db, core.host, [spec])
+        changes = await apply_specs(core.db, core.host, [spec], services=core.services)
         return await self._result(core, slug, changes[0].changes)
 
     @staticmethod

@@ -6,6 +6,7 @@ tenant for each tenant's own rows) and reports what changed; hooks fire only aft
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -218,11 +219,17 @@ async def _apply_one(session: AsyncSession, spec: TenantSpec, by: Requester) -> 
 
 
 async def apply_specs(
-    db: Database, host: PluginHost, specs: list[TenantSpec], by: Requester | None = None
+    db: Database,
+    host: PluginHost,
+    specs: list[TenantSpec],
+    by: Requester | None = None,
+    services: Callable[[TenantContext], Any] | None = None,
 ) -> list[TenantChange]:
     """Create or update every tenant in ``specs`` in one transaction, then fire hooks.
 
     ``by`` is who asks (default: the current audit actor; no user is the server's console).
+    ``services`` makes the hooks' ``services`` (a ``core.TenantServices``) for a tenant; the
+    app and the command line give theirs (without, the hooks get None).
     Changes of an existing tenant's security settings are not applied but requested: they
     take effect when a second person approves (``TenantChange.pending``)."""
     if by is None:
@@ -241,11 +248,16 @@ async def apply_specs(
         host.invalidate(change.context.id)
         enabled = await enabled_plugins(db, change.context)
         relay = host.relay(change.context, enabled)
+        tenant_services = services(change.context) if services is not None else None
         if change.created:
-            await relay.notify("on_tenant_onboarded", ctx=change.context)
+            await relay.notify("on_tenant_onboarded", ctx=change.context, services=tenant_services)
         for plugin_id, settings in change.enabled.items():
             await relay.notify(
-                "on_plugin_enabled", ctx=change.context, plugin_id=plugin_id, settings=settings
+                "on_plugin_enabled",
+                ctx=change.context,
+                plugin_id=plugin_id,
+                settings=settings,
+                services=tenant_services,
             )
     return changes
 

@@ -123,7 +123,11 @@ class PluginContext:
         passed for you. Each plugin is awaited in turn; one that fails is logged and does not
         stop the others or the request."""
         hooks = self.hooks
-        after_commit(self._request, lambda: hooks.notify(hook, ctx=self.tenant, **kwargs))
+        services = core_state(self._request.app.state).services(self.tenant)
+        after_commit(
+            self._request,
+            lambda: hooks.notify(hook, ctx=self.tenant, services=services, **kwargs),
+        )
 
     def after_commit(self, action: Callable[[], Awaitable[None] | None]) -> None:
         """Run ``action`` once the request's transaction has committed (awaited when it

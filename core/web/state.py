@@ -11,6 +11,7 @@ from cachetools import TTLCache
 from core.authz.policy import Authorizer
 from core.db.engine import Database
 from core.identity.service import Principal
+from core.jobs.registry import TenantServices
 from core.pii.keyring import KeyRing
 from core.plugins.api import MenuItem, PortalSection
 from core.plugins.host import PluginHost
@@ -53,6 +54,10 @@ class CoreState:
     throttle: Throttle = field(default_factory=Throttle)  # public routes, per client
     menu_items: list[MenuItem] = field(default_factory=list)
     portal_sections: list[PortalSection] = field(default_factory=list)
+
+    def services(self, ctx: TenantContext) -> TenantServices:
+        """What work for ``ctx`` outside a request gets (an ``on_*`` hook's ``services``)."""
+        return TenantServices(tenant=ctx, _db=self.db, _keyring=self.keyring, _host=self.host)
 
 
 def core_state(app_state: Any) -> CoreState:

@@ -137,7 +137,7 @@ class ChatController(Controller):
         _, inquiry = await _chat(session, token)
         pd = plugin.personal_data
         message = await add_inbound(session, pd, ctx, inquiry, "chat", data.body)
-        notify_updated(plugin, inquiry, ["inbound"])
+        await notify_updated(plugin, inquiry, ["inbound"])
         return Response({"uid": message.uid}, status_code=201)
 
     @get("/messages", opt={"public": True}, responses=_BY_TOKEN)

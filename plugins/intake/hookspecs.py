@@ -18,7 +18,7 @@ from core import hookspec
 if TYPE_CHECKING:
     from collections.abc import Awaitable
 
-    from core import TenantContext
+    from core import TenantContext, TenantServices
 
 __all__ = [
     "on_call_logged",
@@ -53,7 +53,7 @@ def resolve_queue(ctx: TenantContext, channel: str, category: str, text: str) ->
 
 @hookspec
 def on_inquiry_created(
-    ctx: TenantContext, inquiry_uid: str, channel: str
+    ctx: TenantContext, inquiry_uid: str, channel: str, services: TenantServices
 ) -> Awaitable[None] | None:
     """An inquiry was registered (from any channel) and committed.
 
@@ -65,7 +65,7 @@ def on_inquiry_created(
 
 @hookspec
 def on_inquiry_updated(
-    ctx: TenantContext, inquiry_uid: str, changes: list[str]
+    ctx: TenantContext, inquiry_uid: str, changes: list[str], services: TenantServices
 ) -> Awaitable[None] | None:
     """An inquiry changed (status, queue, assignee, priority, a reply or note was added).
 
@@ -75,13 +75,25 @@ def on_inquiry_updated(
 
 
 @hookspec
-def on_inquiry_resolved(ctx: TenantContext, inquiry_uid: str) -> Awaitable[None] | None:
+def on_inquiry_resolved(
+    ctx: TenantContext,
+    inquiry_uid: str,
+    queue: str | None,
+    assignee_id: int | None,
+    customer_uid: str | None,
+    services: TenantServices,
+) -> Awaitable[None] | None:
     """An inquiry reached the status ``resolved``. Sent after commit, after
-    :func:`on_inquiry_updated`; may be a coroutine function; the return value is ignored."""
+    :func:`on_inquiry_updated`; ``queue`` is its queue's slug, ``assignee_id`` the user who
+    had it, ``customer_uid`` its customer (reach their contact details through
+    ``services.personal_data``, audited). May be a coroutine function; the return value is
+    ignored."""
 
 
 @hookspec
-def on_call_logged(ctx: TenantContext, inquiry_uid: str, call_id: str) -> Awaitable[None] | None:
+def on_call_logged(
+    ctx: TenantContext, inquiry_uid: str, call_id: str, services: TenantServices
+) -> Awaitable[None] | None:
     """A phone call record (webhook or CSV import) was stored and attached to an inquiry.
 
     Sent after commit; ``call_id`` is the contact-centre system's id. May be a coroutine

@@ -325,7 +325,7 @@ async def inquiry_message(
         )
     except ChangeError as exc:
         raise ApiError(422, exc.message, field=exc.field) from exc
-    notify_updated(plugin, inquiry, [data.get("kind", "reply")])
+    await notify_updated(plugin, inquiry, [data.get("kind", "reply")])
     return _see_other(f"/t/{ctx.slug}/inquiries/{uid}")
 
 
@@ -363,7 +363,7 @@ async def inquiry_update(
     except ChangeError as exc:
         raise ApiError(422, exc.message, field=exc.field) from exc
     if changes:
-        notify_updated(plugin, inquiry, changes)
+        await notify_updated(plugin, inquiry, changes)
     return _see_other(f"/t/{ctx.slug}/inquiries/{uid}")
 
 

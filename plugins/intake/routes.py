@@ -194,7 +194,7 @@ class InquiryController(Controller):
                 outcome.body, status_code=outcome.status, headers={"Idempotent-Replayed": "true"}
             )
         uid = outcome.body["uid"]
-        await relay.notify("on_inquiry_created", ctx=ctx, inquiry_uid=uid, channel=data.channel)
+        plugin.notify("on_inquiry_created", inquiry_uid=uid, channel=data.channel)
         return Response(outcome.body, status_code=outcome.status)
 
     @get("/", opt={"permission": "inquiry:read"})
@@ -308,7 +308,7 @@ class InquiryController(Controller):
         except ChangeError as exc:
             raise _error(422, exc.message, exc.field) from exc
         if changes:
-            notify_updated(plugin, inquiry, changes)
+            await notify_updated(plugin, inquiry, changes)
         return await _read(session, inquiry)
 
     @post("/{uid:str}/messages", opt={"permission": "inquiry:reply"}, responses=_INQUIRY_REFUSALS)
@@ -325,7 +325,7 @@ class InquiryController(Controller):
         inquiry = await inquiry_or_404(session, uid)
         pd = plugin.personal_data
         message = await add_message(session, pd, ctx, inquiry, data.kind, data.body, plugin.user_id)
-        notify_updated(plugin, inquiry, [data.kind])
+        await notify_updated(plugin, inquiry, [data.kind])
         return Response(
             MessageRead(
                 uid=message.uid,
@@ -360,7 +360,7 @@ class InquiryController(Controller):
         taken = await take_next(session, plugin.user_id, ids)
         if taken is None:
             return Response(None, status_code=204)
-        notify_updated(plugin, taken, ["assignee", "status"])
+        await notify_updated(plugin, taken, ["assignee", "status"])
         return Response(await _read(session, taken, queues))
 
 

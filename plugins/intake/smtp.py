@@ -133,9 +133,11 @@ class IntakeSMTPHandler:
                 session.add(attachment)
             receipt, uid = inquiry.receipt_no, inquiry.uid
         if created:
-            await relay.notify("on_inquiry_created", ctx=ctx, inquiry_uid=uid, channel="email")
+            await self.process.notify(ctx, "on_inquiry_created", inquiry_uid=uid, channel="email")
         else:
-            await relay.notify("on_inquiry_updated", ctx=ctx, inquiry_uid=uid, changes=["inbound"])
+            await self.process.notify(
+                ctx, "on_inquiry_updated", inquiry_uid=uid, changes=["inbound"]
+            )
         return receipt
 
     async def _thread(self, session: Any, pd: PersonalData, mail: ParsedMail) -> Inquiry | None:

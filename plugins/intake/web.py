@@ -6,8 +6,8 @@ from __future__ import annotations
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core import ApiError, PluginContext
-from plugins.intake.models import Inquiry, InquiryStatus
+from core import ApiError, Customer, PluginContext
+from plugins.intake.models import Inquiry, InquiryStatus, Queue
 
 __all__ = ["WORKS_QUEUES", "check_assignee", "inquiry_or_404", "notify_updated"]
 
@@ -21,12 +21,22 @@ async def inquiry_or_404(session: AsyncSession, uid: str) -> Inquiry:
     return inquiry
 
 
-def notify_updated(plugin: PluginContext, inquiry: Inquiry, changes: list[str]) -> None:
-    """``on_inquiry_updated`` after commit, and ``on_inquiry_resolved`` when the status
-    change made it resolved."""
+async def notify_updated(plugin: PluginContext, inquiry: Inquiry, changes: list[str]) -> None:
+    """``on_inquiry_updated`` after commit, and ``on_inquiry_resolved`` (with the inquiry's
+    queue, assignee and customer) when the status change made it resolved."""
     plugin.notify("on_inquiry_updated", inquiry_uid=inquiry.uid, changes=changes)
     if "status" in changes and inquiry.status == InquiryStatus.RESOLVED:
-        plugin.notify("on_inquiry_resolved", inquiry_uid=inquiry.uid)
+        queue = await plugin.session.get(Queue, inquiry.queue_id) if inquiry.queue_id else None
+        customer = (
+            await plugin.session.get(Customer, inquiry.customer_id) if inquiry.customer_id else None
+        )
+        plugin.notify(
+            "on_inquiry_resolved",
+            inquiry_uid=inquiry.uid,
+            queue=queue.slug if queue else None,
+            assignee_id=inquiry.assignee_id,
+            customer_uid=customer.uid if customer else None,
+        )
 
 
 async def check_assignee(plugin: PluginContext, assignee_id: int | None) -> None:

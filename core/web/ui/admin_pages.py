@@ -139,7 +139,7 @@ async def tenant_create(request: Request[Any, Any, Any], core: NamedDependency[C
         async with core.db.session() as session:
             if await get_tenant(session, spec.slug) is not None:
                 raise ManifestError("form", "slug", t.gettext("this slug is taken"))
-        await apply_specs(core.db, core.host, [spec])
+        await apply_specs(core.db, core.host, [spec], services=core.services)
     except ManifestError as exc:
         return await page(
             request,
@@ -227,7 +227,9 @@ async def _apply_change(core: CoreState, slug: str, change: dict[str, Any]) -> T
     merged.update(change)
     for plugin_id, entry in plugins.items():
         merged["plugins"][plugin_id] = entry
-    [applied] = await apply_specs(core.db, core.host, [parse_manifest(merged, core.host)])
+    [applied] = await apply_specs(
+        core.db, core.host, [parse_manifest(merged, core.host)], services=core.services
+    )
     return applied
 
 

@@ -95,7 +95,7 @@ async def probe(
     that (the transaction rolls back)."""
     inquiry = await inquiry_or_404(plugin.session, uid)
     inquiry.priority = 1
-    notify_updated(plugin, inquiry, ["priority"])
+    await notify_updated(plugin, inquiry, ["priority"])
     if fail:
         raise ApiError(409, "refused after the change was made")
     return {"uid": uid}
@@ -262,7 +262,7 @@ async def test_order_is_tryfirst_then_last_registered_first_then_trylast_sync_or
         host.register(_plugin(name, calls, coroutine=coroutine, **marks), manifest(name))
     host.check()
     ctx = TenantContext(id=1, slug="order", display_name="order")
-    await host.relay(ctx, set(host.manifests)).notify("on_tenant_onboarded", ctx=ctx)
+    await host.relay(ctx, set(host.manifests)).notify("on_tenant_onboarded", ctx=ctx, services=None)
     assert calls == [
         "eager",
         "last-registered",

@@ -53,7 +53,9 @@ async def test_enabling_later_reaches_the_plugin_from_then_on(db: Database) -> N
     relay_before = host.relay(ctx, {"voc"})
     await make_tenant(db, host, "late", {"voc": {"enabled": True}, "recorder": {"enabled": True}})
     assert recorder.calls == [("enabled", "late", "recorder")]
-    await relay_before.notify("on_tenant_onboarded", ctx=ctx)  # built before: stays narrow
+    await relay_before.notify(
+        "on_tenant_onboarded", ctx=ctx, services=None
+    )  # built before: stays narrow
     assert recorder.calls == [("enabled", "late", "recorder")]
 
 

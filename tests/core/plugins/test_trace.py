@@ -28,7 +28,9 @@ async def _check(stream: io.StringIO) -> None:
         {"inbound_addresses": ["canary@example.jp"]}
     )
     relay = host.relay(ctx, {"intake"})
-    await relay.notify("on_plugin_enabled", ctx=ctx, plugin_id="intake", settings=settings)
+    await relay.notify(
+        "on_plugin_enabled", ctx=ctx, plugin_id="intake", settings=settings, services=None
+    )
     events = [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
     calls = [e for e in events if e["event"] == "hook_called"]
     assert calls and calls[0]["hook"] == "on_plugin_enabled"
