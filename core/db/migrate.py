@@ -72,7 +72,7 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
-def _plugin_heads(plugin_id: str, folder: Path) -> tuple[str, ...]:
+def plugin_heads(plugin_id: str, folder: Path) -> tuple[str, ...]:
     script = ScriptDirectory.from_config(alembic_config("sqlite://", (plugin_id, folder)))
     return tuple(sorted(script.get_heads()))
 
@@ -133,7 +133,7 @@ def plugin_revisions(
                     connection, opts={"version_table": version_table(plugin_id)}
                 )
                 current = tuple(sorted(context.get_current_heads()))
-                found[plugin_id] = (current, _plugin_heads(plugin_id, folder))
+                found[plugin_id] = (current, plugin_heads(plugin_id, folder))
     finally:
         engine.dispose()
     return found

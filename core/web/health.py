@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from litestar import MediaType, Response, get
 from litestar.di import NamedDependency
 
-from core.db.migrate import head_revision
+from core.db.migrate import head_revision, plugin_heads, version_table
 from core.web.state import CoreState
 
 __all__ = ["healthz", "home", "readyz"]
@@ -20,28 +22,51 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+@functools.cache
+def _plugin_heads(plugin_id: str, folder: Path) -> tuple[str, ...]:
+    return plugin_heads(plugin_id, folder)  # the code does not change while it runs
+
+
+async def _plugins_behind(core: CoreState, connection: Any) -> dict[str, Any]:
+    """Each installed plugin whose own tables are not at its code's heads."""
+    behind: dict[str, Any] = {}
+    for plugin_id, folder in sorted(core.host.migration_dirs().items()):
+        heads = await asyncio.to_thread(_plugin_heads, plugin_id, folder)
+        table = version_table(plugin_id)
+        exists = await connection.run_sync(lambda sync, t=table: sa.inspect(sync).has_table(t))
+        current: tuple[str, ...] = ()
+        if exists:
+            rows = await connection.execute(sa.text(f'SELECT version_num FROM "{table}"'))
+            current = tuple(sorted(r[0] for r in rows))
+        if current != heads:
+            behind[plugin_id] = {"current": list(current), "head": list(heads)}
+    return behind
+
+
 @get("/readyz", opt={"public": True}, include_in_schema=False)
 async def readyz(core: NamedDependency[CoreState]) -> Response[dict[str, Any]]:
+    """200 when the database answers and the core's and every installed plugin's tables are
+    at the code's revisions; 503 naming what is not (``madoguchi db upgrade`` fixes it)."""
     head = await asyncio.to_thread(head_revision)
     try:
         async with core.db.engine.connect() as connection:
             current = (
                 await connection.execute(sa.text("SELECT version_num FROM alembic_version"))
             ).scalar()
+            behind = await _plugins_behind(core, connection)
     except Exception as exc:  # any database failure means "not ready", with the reason's kind
         return Response({"status": "unavailable", "database": type(exc).__name__}, status_code=503)
-    if current != head:
-        return Response(
-            {
-                "status": "unavailable",
-                "database": "ok",
-                "migrations": {"current": current, "head": head},
-            },
-            status_code=503,
-        )
-    return Response(
-        {"status": "ok", "database": "ok", "migrations": {"current": current, "head": head}}
-    )
+    body: dict[str, Any] = {
+        "status": "ok",
+        "database": "ok",
+        "migrations": {"current": current, "head": head},
+    }
+    if behind:
+        body["plugins_behind"] = behind
+    if current != head or behind:
+        body["status"] = "unavailable"
+        return Response(body, status_code=503)
+    return Response(body)
 
 
 _HOME = """<!doctype html>

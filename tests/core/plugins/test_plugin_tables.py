@@ -76,3 +76,21 @@ async def test_a_plugins_own_table_is_made_protected_and_kept_when_it_is_uninsta
     await asyncio.to_thread(migrate.upgrade, settings, "head", {})
     assert migrate.current_revision(settings) == migrate.head_revision()
     assert (_rows(settings, greets.id), _rows(settings, other.id)) == (2, 1)
+
+
+async def test_readyz_says_which_plugins_tables_are_behind_until_they_are_upgraded(
+    installed_sample: Path, settings: Settings
+) -> None:
+    """A load balancer must not send requests to a node whose plugin's tables are missing:
+    /readyz answers 503 naming the plugin, and 200 once ``db upgrade`` ran."""
+    host = host_with_entry_points()
+    async with AsyncTestClient(app=create_app(settings, host=host)) as client:
+        behind = await client.get("/readyz")
+        assert behind.status_code == 503, behind.text
+        assert behind.json()["plugins_behind"] == {
+            "sample": {"current": [], "head": ["5a0000000001"]}
+        }
+        assert (await invoke(settings, "db", "upgrade")).exit_code == 0
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        assert "plugins_behind" not in ready.json()
