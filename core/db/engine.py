@@ -20,7 +20,7 @@ from core.db.checkpoint import WAL_KEPT_BYTES, Checkpointer
 from core.db.files import private_database_file
 from core.db.inline_sqlite import BUSY_TIMEOUT_MS, InlineConnection, inline_creator
 from core.db.session import TenantSession, bind_session, track_commits
-from core.tenancy.context import TenantContext
+from core.tenant_context import TenantContext
 
 __all__ = ["EVIDENCE_KEY", "Database", "keep_on_rollback", "make_engine"]
 

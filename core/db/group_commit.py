@@ -49,7 +49,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.db.engine import Database
 from core.db.outcome import CommitOutcomeUnknown
-from core.tenancy.context import TenantContext
+from core.tenant_context import TenantContext
 
 __all__ = ["GroupCommit", "GroupHandler"]
 

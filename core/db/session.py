@@ -19,7 +19,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction, with_loader
 from sqlmodel import Session as SQLModelSession
 
 from core.db.base import TenantScoped, tenant_scoped_models
-from core.tenancy.context import TenantContextMissing
+from core.tenant_context import TenantContextMissing
 
 __all__ = [
     "TenantSession",

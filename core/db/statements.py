@@ -54,7 +54,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from core.db.base import tenant_scoped_models
 from core.db.configuration import configuration_table, configuration_written
 from core.db.session import TenantSession, session_tenant_id
-from core.tenancy.context import TenantContextMissing
+from core.tenant_context import TenantContextMissing
 
 __all__ = [
     "TENANT",

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
     from core.jobs.registry import JobHandler, TenantServices
     from core.plugins.api import MenuItem, PermissionSpec, PortalSection
-    from core.tenancy.context import TenantContext
+    from core.tenant_context import TenantContext
 
 
 # ---------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from core.plugins.api import PermissionSpec, PluginManifest
 from core.plugins.builtin import BUILTIN_PLUGINS
 from core.plugins.markers import PROJECT
 from core.plugins.signatures import hookspec_functions
-from core.tenancy.context import TenantContext
+from core.tenant_context import TenantContext
 from core.version import __version__
 
 __all__ = ["ENTRY_POINT_GROUP", "PluginError", "PluginHost", "TenantRelay"]
