@@ -16,22 +16,13 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
-from core.approvals.routes import (
-    AdminApprovalsController,
-    AdminUsersController,
-    TenantAccessController,
-)
 from core.audit.checkpointer import Checkpointer
-from core.audit.routes import AccessLogController
 from core.audit.signing import load_signing_key
 from core.authz.policy import Authorizer
 from core.db.engine import Database
-from core.identity.routes import AuthController
-from core.identity.token_routes import AdminTokensController, OwnTokensController
 from core.jobs.worker import Worker
 from core.logging import configure_logging
 from core.pii.keyring import KeyRing
-from core.pii.routes import CustomerController
 from core.plugins.host import PluginHost
 from core.plugins.routes import (
     plugin_menu_items,
@@ -39,11 +30,20 @@ from core.plugins.routes import (
     plugin_routers,
     plugin_ui_dirs,
 )
-from core.security.routes import ExportController, SecurityAdminController
 from core.settings import Settings, load_settings
 from core.tenancy.routes import TenantAdminController, TenantPluginsController
 from core.version import __version__
 from core.web.access import enforce_access, route_permission
+from core.web.api.approvals import (
+    AdminApprovalsController,
+    AdminUsersController,
+    TenantAccessController,
+)
+from core.web.api.audit import AccessLogController
+from core.web.api.identity import AuthController
+from core.web.api.pii import CustomerController
+from core.web.api.security import ExportController, SecurityAdminController
+from core.web.api.tokens import AdminTokensController, OwnTokensController
 from core.web.context import provide_plugin_context
 from core.web.deps import dependencies
 from core.web.errors import exception_handlers

@@ -13,7 +13,6 @@ from litestar.response import Redirect, Template
 from sqlmodel import col, select
 
 from core.approvals.models import Status
-from core.approvals.routes import invitation_url, request_outs, user_outs
 from core.approvals.rules import ApprovalError
 from core.approvals.service import (
     Requester,
@@ -36,8 +35,9 @@ from core.identity.service import (
     invite,
     revoke_token,
 )
-from core.identity.token_routes import token_outs
 from core.tenancy.service import list_tenants
+from core.web.api.approvals import invitation_url, request_outs, user_outs
+from core.web.api.tokens import token_outs
 from core.web.errors import ApiError
 from core.web.state import CoreState
 from core.web.ui.forms import form_data, redirect

@@ -11,7 +11,6 @@ from litestar.params import FromPath
 from litestar.response import Template
 from sqlmodel import col, select
 
-from core.approvals.routes import request_outs
 from core.approvals.service import pending_security_change
 from core.audit.checkpoint import verify_all
 from core.audit.purposes import describe
@@ -30,6 +29,7 @@ from core.tenancy.service import (
     list_tenants,
     read_tenant,
 )
+from core.web.api.approvals import request_outs
 from core.web.errors import ApiError
 from core.web.state import CoreState
 from core.web.ui.forms import form_data, redirect

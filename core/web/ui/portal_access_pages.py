@@ -11,11 +11,11 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from core.approvals.routes import access_grants, request_outs
 from core.approvals.rules import ApprovalError
 from core.approvals.service import decide, requests
 from core.identity.service import Principal, tenant_domain
 from core.tenancy.context import TenantContext
+from core.web.api.approvals import access_grants, request_outs
 from core.web.errors import ApiError
 from core.web.state import CoreState
 from core.web.ui.forms import redirect

@@ -15,19 +15,19 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.approvals.models import Status
-from core.approvals.routes import invitation_url
 from core.approvals.rules import ApprovalError
 from core.approvals.service import Requester, request_grant, requests, revoke
 from core.audit.log import record
 from core.audit.models import AuditEvent
 from core.audit.purposes import describe
-from core.audit.routes import _events, _query
 from core.identity.models import RoleGrant, User
 from core.identity.service import Principal, tenant_domain
 from core.plugins.models import TenantPlugin
 from core.security import exports
 from core.security.models import ExportRequest
 from core.tenancy.context import TenantContext
+from core.web.api.approvals import invitation_url
+from core.web.api.audit import _events, _query
 from core.web.errors import ApiError
 from core.web.state import CoreState
 from core.web.ui.forms import form_data, redirect
