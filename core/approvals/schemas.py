@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.authz.roles import PLATFORM_ROLES, TENANT_ROLES
 from core.identity.service import EMAIL_RE
-from core.web.schemas import StrictBody
+from core.strict_body import StrictBody
 
 __all__ = [
     "AccessGrant",

@@ -11,7 +11,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from core.audit.purposes import NOTE_MAX_LENGTH, OTHER, REVEAL_PURPOSES
 from core.pii.fields import ADDRESS_PATTERN, ONE_LINE_PATTERN, single_address
-from core.web.schemas import StrictBody
+from core.strict_body import StrictBody
 
 __all__ = ["CustomerIn", "CustomerOut", "CustomerSearch", "MergeRequest", "RevealRequest"]
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from core.strict_body import StrictBody
 from core.tenancy.manifest import (
     COLOR_RE,
     HOURS_RE,
@@ -26,7 +27,6 @@ from core.tenancy.manifest import (
     SLUG_RE,
     TenantStatusName,
 )
-from core.web.schemas import StrictBody
 
 __all__ = [
     "PluginChoiceIn",
